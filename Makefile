@@ -1,0 +1,63 @@
+# Symptom Diary: every target sets itself up (virtual environment, dependencies) on first use.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+RUN_STAMP := $(VENV)/.installed-run
+TEST_STAMP := $(VENV)/.installed-test
+PYBABEL := $(BIN)/pybabel
+LANGS := de tr ar ru uk pl
+POT ?= locales/messages.pot
+
+.PHONY: run test lint migrate bench locales locales-extract locales-update locales-check clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(RUN_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $@
+
+$(TEST_STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@ $(RUN_STAMP)
+
+## run: migrate and serve (embedded PostgreSQL and a sandbox bot unless configured otherwise)
+run: $(RUN_STAMP)
+	$(BIN)/symptom-diary migrate
+	$(BIN)/symptom-diary serve
+
+## migrate: apply database migrations to DIARY_DATABASE_URL (or the embedded database)
+migrate: $(RUN_STAMP)
+	$(BIN)/symptom-diary migrate
+
+## test: lint, layer contracts, catalogs and the whole test suite
+test: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/pytest
+
+lint: $(TEST_STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
+
+## locales: extract messages from the code and merge them into every catalog
+locales: locales-extract locales-update
+
+locales-extract: $(RUN_STAMP)
+	$(PYBABEL) -q extract -F locales/babel.cfg -k N_ -k gettext -k ngettext:1,2 \
+		--no-location --sort-output --project "Symptom Diary" \
+		--copyright-holder "Symptom Diary contributors" -o $(POT) .
+
+locales-update: $(RUN_STAMP)
+	$(PYBABEL) update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+
+## locales-check: compile every catalog (to a scratch directory) and report completeness
+locales-check: $(RUN_STAMP)
+	@for lang in $(LANGS); do \
+		$(PYBABEL) compile --statistics -D messages -l $$lang \
+			-i locales/$$lang/LC_MESSAGES/messages.po -o /tmp/symptom-diary-$$lang.mo || exit 1; \
+	done
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info
