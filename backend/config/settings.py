@@ -1,0 +1,181 @@
+"""The one settings object, read once from the environment at start-up.
+
+Nothing else in the code base reads ``os.environ``. Every problem with a value stops start-up
+with one sentence that names the variable (``SettingsError``), and secrets never appear in
+``repr`` so they cannot leak into a log line by accident.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
+DEFAULT_REGIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "regions.example.toml"
+_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+_DB_SCHEMES = ("postgresql", "postgres", "cockroachdb")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or invalid; the message is one sentence naming the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None = field(default=None, repr=False)
+    data_dir: Path = Path("var")
+    telegram_token: str | None = field(default=None, repr=False)
+    telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    sandbox_port: int = 8081
+    regions_file: Path = DEFAULT_REGIONS_FILE
+    webhook_url: str | None = None
+    webhook_secret: str | None = field(default=None, repr=False)
+    log_level: str = "INFO"
+    sender_poll_seconds: float = 2.0
+
+    @property
+    def sandbox(self) -> bool:
+        """Without a Telegram token the bot talks to the built-in loopback Bot API server."""
+        return self.telegram_token is None
+
+    @property
+    def embedded_database(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def webhook_mode(self) -> bool:
+        return self.webhook_url is not None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Build the settings from an environment mapping (normally ``os.environ``)."""
+        env = _Env(environ)
+        webhook_url = env.url("DIARY_WEBHOOK_URL", schemes=("https", "http"))
+        webhook_secret = env.secret("DIARY_WEBHOOK_SECRET")
+        if webhook_url and not webhook_secret:
+            raise SettingsError(
+                "DIARY_WEBHOOK_SECRET must be set when DIARY_WEBHOOK_URL is set, so that "
+                "forged updates can be refused."
+            )
+        if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
+            raise SettingsError(
+                "DIARY_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters)."
+            )
+        token = env.secret("DIARY_TELEGRAM_TOKEN")
+        if token is not None and not _TELEGRAM_TOKEN.match(token):
+            raise SettingsError(
+                "DIARY_TELEGRAM_TOKEN does not look like a bot token (digits, a colon, then "
+                "letters, digits, _ or -)."
+            )
+        regions_file = env.path("DIARY_REGIONS_FILE", DEFAULT_REGIONS_FILE)
+        if not regions_file.is_file():
+            raise SettingsError(
+                f"DIARY_REGIONS_FILE points to {regions_file}, which is not a file."
+            )
+        return cls(
+            database_url=env.database_url("DIARY_DATABASE_URL"),
+            data_dir=env.path("DIARY_DATA_DIR", Path("var")),
+            telegram_token=token,
+            telegram_api_url=env.url(
+                "DIARY_TELEGRAM_API_URL",
+                schemes=("http", "https"),
+                default=DEFAULT_TELEGRAM_API_URL,
+            ),
+            http_host=env.text("DIARY_HTTP_HOST", "127.0.0.1"),
+            http_port=env.port("DIARY_HTTP_PORT", 8080),
+            sandbox_port=env.port("DIARY_SANDBOX_PORT", 8081),
+            regions_file=regions_file,
+            webhook_url=webhook_url,
+            webhook_secret=webhook_secret,
+            log_level=env.choice(
+                "DIARY_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
+            ),
+        )
+
+
+class _Env:
+    """Typed access to the environment; each parser names its variable in its error."""
+
+    def __init__(self, environ: Mapping[str, str]):
+        self._environ = environ
+
+    def raw(self, name: str) -> str | None:
+        value = self._environ.get(name)
+        if value is None or value.strip() == "":
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        return self.raw(name) or default
+
+    def secret(self, name: str) -> str | None:
+        """A secret from ``NAME`` or from the file named by ``NAME_FILE`` (not both)."""
+        direct, file_name = self.raw(name), self.raw(f"{name}_FILE")
+        if direct and file_name:
+            raise SettingsError(f"Set either {name} or {name}_FILE, not both.")
+        if file_name is None:
+            return direct
+        try:
+            value = Path(file_name).read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SettingsError(
+                f"{name}_FILE names {file_name}, which cannot be read ({exc.strerror})."
+            ) from None
+        if not value:
+            raise SettingsError(f"{name}_FILE names {file_name}, which is empty.")
+        return value
+
+    def path(self, name: str, default: Path) -> Path:
+        value = self.raw(name)
+        return Path(value) if value else default
+
+    def port(self, name: str, default: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not 0 <= int(value) <= 65535:
+            raise SettingsError(f"{name} must be a port number from 0 to 65535, not {value!r}.")
+        return int(value)
+
+    def choice(self, name: str, options: tuple[str, ...], default: str, upper: bool = False) -> str:
+        value = self.raw(name)
+        if value is None:
+            return default
+        value = value.upper() if upper else value
+        if value not in options:
+            raise SettingsError(f"{name} must be one of {', '.join(options)}, not {value!r}.")
+        return value
+
+    def url(
+        self,
+        name: str,
+        schemes: tuple[str, ...],
+        default: str | None = None,
+    ) -> str | None:
+        value = self.raw(name)
+        if value is None:
+            return default
+        parts = urlsplit(value)
+        if parts.scheme not in schemes or not parts.netloc:
+            raise SettingsError(
+                f"{name} must be an absolute {' or '.join(schemes)} URL, not {value!r}."
+            )
+        return value
+
+    def database_url(self, name: str) -> str | None:
+        value = self.secret(name)
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in _DB_SCHEMES:
+            # The URL may contain a password: name the scheme only, never echo the value.
+            raise SettingsError(
+                f"{name} must start with postgresql://, postgres:// or cockroachdb:// "
+                f"(got a URL with scheme {parts.scheme!r})."
+            )
+        return value
