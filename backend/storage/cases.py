@@ -1,0 +1,142 @@
+"""Cases and their activation codes.
+
+Every query of citizen data names the region(s) it may touch: callers pass the regions the
+staff member may see, so scoping lives in the SQL, not only in handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.cases import Case, NewCase
+
+_COLUMNS = """
+    region, id, kind, status, quarantine_start, quarantine_end, language, staff_reference,
+    chat_id, created_at, activated_at, closed_at
+"""
+
+
+def _case(row: asyncpg.Record) -> Case:
+    return Case(
+        region=row["region"],
+        id=row["id"],
+        kind=row["kind"],
+        status=row["status"],
+        quarantine_start=row["quarantine_start"],
+        quarantine_end=row["quarantine_end"],
+        language=row["language"],
+        staff_reference=row["staff_reference"],
+        chat_id=row["chat_id"],
+        created_at=row["created_at"],
+        activated_at=row["activated_at"],
+        closed_at=row["closed_at"],
+    )
+
+
+async def insert_case(conn: asyncpg.Connection, case: NewCase, created_by: UUID) -> Case:
+    rows = await conn.fetch(
+        f"""
+        INSERT INTO cases (region, kind, quarantine_start, quarantine_end, language,
+                           staff_reference, created_by)
+        VALUES ($1, $2, $3, $4, $5, $6, $7)
+        RETURNING {_COLUMNS}
+        """,
+        case.region,
+        case.kind,
+        case.quarantine_start,
+        case.quarantine_end,
+        case.language,
+        case.staff_reference,
+        created_by,
+    )
+    return _case(rows[0])
+
+
+async def get_case(conn: asyncpg.Connection, regions: Sequence[str], case_id: UUID) -> Case | None:
+    """The case if it exists in one of ``regions``; None otherwise (also for other regions)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM cases WHERE region = ANY($1::TEXT[]) AND id = $2",
+        list(regions),
+        case_id,
+    )
+    return _case(rows[0]) if rows else None
+
+
+async def find_by_chat(conn: asyncpg.Connection, chat_id: int) -> list[Case]:
+    """Cases bound to a chat (several for a household), oldest first."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM cases WHERE chat_id = $1 ORDER BY created_at, id", chat_id
+    )
+    return [_case(row) for row in rows]
+
+
+async def insert_activation_code(
+    conn: asyncpg.Connection, region: str, case_id: UUID, code_hash: str, expires_at: datetime
+) -> None:
+    await conn.execute(
+        """
+        INSERT INTO activation_codes (region, code_hash, case_id, expires_at)
+        VALUES ($1, $2, $3, $4)
+        """,
+        region,
+        code_hash,
+        case_id,
+        expires_at,
+    )
+
+
+async def get_activation_code(conn: asyncpg.Connection, code_hash: str) -> asyncpg.Record | None:
+    rows = await conn.fetch(
+        """
+        SELECT region, case_id, expires_at, used_at, used_chat_id
+        FROM activation_codes WHERE code_hash = $1
+        """,
+        code_hash,
+    )
+    return rows[0] if rows else None
+
+
+async def use_activation_code(
+    conn: asyncpg.Connection, code_hash: str, chat_id: int, now: datetime
+) -> tuple[str, UUID] | None:
+    """Mark an unused, unexpired code used; return (region, case id), or None if it cannot be.
+
+    One conditional UPDATE, so a code works exactly once even under concurrent presses.
+    """
+    rows = await conn.fetch(
+        """
+        UPDATE activation_codes SET used_at = $3, used_chat_id = $2
+        WHERE code_hash = $1 AND used_at IS NULL AND expires_at > $3
+        RETURNING region, case_id
+        """,
+        code_hash,
+        chat_id,
+        now,
+    )
+    return (rows[0]["region"], rows[0]["case_id"]) if rows else None
+
+
+async def bind_chat(
+    conn: asyncpg.Connection, region: str, case_id: UUID, chat_id: int, now: datetime
+) -> Case | None:
+    """Bind a case to its chat and make it active; None if the case is closed.
+
+    An active case may be bound again with a fresh code (a person who changed phones).
+    """
+    rows = await conn.fetch(
+        f"""
+        UPDATE cases
+        SET chat_id = $3, status = 'active', activated_at = coalesce(activated_at, $4)
+        WHERE region = $1 AND id = $2 AND status <> 'closed'
+        RETURNING {_COLUMNS}
+        """,
+        region,
+        case_id,
+        chat_id,
+        now,
+    )
+    return _case(rows[0]) if rows else None

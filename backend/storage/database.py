@@ -1,0 +1,124 @@
+"""Connection pool, engine detection and the one transaction helper.
+
+Every unit of work runs through :meth:`Database.transaction`: an explicit SERIALIZABLE
+transaction (a bare ``transaction()`` would be READ COMMITTED on PostgreSQL but SERIALIZABLE on
+CockroachDB), retried on serialization failures (40001) and deadlocks (40P01) with jittered
+exponential backoff. The function passed in is re-run from the start on each attempt, so it must
+have no side effects outside the database: callers act on the result only after it returns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Concatenate, ParamSpec, TypeVar
+
+import asyncpg
+
+log = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    attempts: int = 8
+    base_delay: float = 0.01
+    max_delay: float = 1.0
+
+    def delay(self, attempt: int) -> float:
+        """Full jitter: a random delay up to an exponentially growing cap."""
+        return random.uniform(0, min(self.max_delay, self.base_delay * 2**attempt))
+
+
+def asyncpg_url(url: str) -> str:
+    """asyncpg speaks postgresql://; CockroachDB users often write cockroachdb://."""
+    if url.startswith("cockroachdb://"):
+        return "postgresql://" + url[len("cockroachdb://") :]
+    return url
+
+
+def engine_of(version: str) -> str:
+    """Name the server engine from ``SELECT version()``."""
+    lowered = version.lower()
+    if "cockroachdb" in lowered:
+        return "cockroachdb"
+    if "-yb-" in lowered or "yugabyte" in lowered:
+        return "yugabytedb"
+    return "postgresql"
+
+
+class Database:
+    """An asyncpg pool plus the transaction runner.
+
+    Created empty and opened later, so that objects depending on it can be wired before the
+    connection exists (the URL of an embedded server is known only once it runs).
+    """
+
+    def __init__(self, retry: RetryPolicy | None = None):
+        self._pool: asyncpg.Pool | None = None
+        self.engine: str | None = None
+        self.retry = retry or RetryPolicy()
+        self.retries = 0  # transactions re-run after 40001/40P01, for metrics and tests
+
+    @classmethod
+    async def connect(cls, url: str, **options: int) -> Database:
+        db = cls()
+        await db.open(url, **options)
+        return db
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database is not open")
+        return self._pool
+
+    async def open(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self._pool = await asyncpg.create_pool(
+            asyncpg_url(url), min_size=min_size, max_size=max_size, command_timeout=60
+        )
+        async with self._pool.acquire() as conn:
+            version = await conn.fetchval("SELECT version()")
+        self.engine = engine_of(version)
+        log.info("database connected: engine=%s", self.engine)
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    async def transaction(
+        self,
+        fn: Callable[Concatenate[asyncpg.Connection, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """Run ``fn(conn, *args, **kwargs)`` in a SERIALIZABLE transaction, retrying conflicts.
+
+        Use ``fetch``/``execute`` inside ``fn``, not cursors: CockroachDB rejects several
+        active portals in one transaction.
+        """
+        attempt = 0
+        while True:
+            try:
+                async with self.pool.acquire() as conn:
+                    async with conn.transaction(isolation="serializable"):
+                        return await fn(conn, *args, **kwargs)
+            except RETRYABLE as exc:
+                attempt += 1
+                if attempt >= self.retry.attempts:
+                    raise
+                self.retries += 1
+                log.debug("transaction retry %d after %s", attempt, exc.sqlstate)
+                await asyncio.sleep(self.retry.delay(attempt))
+
+    async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        """A single read outside any explicit transaction (health checks, simple reads)."""
+        async with self.pool.acquire() as conn:
+            return await conn.fetch(query, *args)
