@@ -1,0 +1,68 @@
+"""Case registration rules and quarantine-day arithmetic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from uuid import UUID
+
+from backend.domain.errors import Invalid
+
+CASE_KINDS = ("index", "contact")
+MAX_QUARANTINE_DAYS = 60
+MAX_STAFF_REFERENCE = 64
+
+
+@dataclass(frozen=True)
+class NewCase:
+    region: str
+    kind: str
+    quarantine_start: date
+    quarantine_end: date
+    language: str
+    staff_reference: str | None = None
+
+
+def validate_new_case(case: NewCase, today: date, languages: tuple[str, ...]) -> None:
+    """Raise ``Invalid`` naming the field for a registration staff should correct.
+
+    ``today`` is the region's local date; ``languages`` are the ones the bot can speak.
+    """
+    if case.kind not in CASE_KINDS:
+        raise Invalid("kind", "kind must be 'index' or 'contact'.")
+    if case.quarantine_end < case.quarantine_start:
+        raise Invalid("quarantine_end", "quarantine_end is before quarantine_start.")
+    if (case.quarantine_end - case.quarantine_start).days > MAX_QUARANTINE_DAYS:
+        raise Invalid(
+            "quarantine_end",
+            f"a quarantine may last at most {MAX_QUARANTINE_DAYS} days after quarantine_start.",
+        )
+    if case.quarantine_end < today:
+        raise Invalid("quarantine_end", "quarantine_end lies in the past; nothing to monitor.")
+    if case.language not in languages:
+        raise Invalid("language", f"language must be one of {', '.join(sorted(languages))}.")
+    if case.staff_reference is not None and len(case.staff_reference) > MAX_STAFF_REFERENCE:
+        raise Invalid(
+            "staff_reference", f"staff_reference may have at most {MAX_STAFF_REFERENCE} characters."
+        )
+
+
+def quarantine_day(start: date, today: date) -> int:
+    """Day 1 is the official quarantine start, not the day of activation (a SORMAS lesson)."""
+    return (today - start).days + 1
+
+
+@dataclass(frozen=True)
+class Case:
+    region: str
+    id: UUID
+    kind: str
+    status: str  # registered -> active -> closed
+    quarantine_start: date
+    quarantine_end: date
+    language: str
+    staff_reference: str | None
+    chat_id: int | None
+    created_at: datetime
+    activated_at: datetime | None
+    closed_at: datetime | None

@@ -1,0 +1,42 @@
+"""What the service says, as data: stored in the outbox, rendered by the bot at send time.
+
+Keeping the outbox semantic (a kind plus data plus a language) lets backend code enqueue
+messages without knowing Telegram, and lets a message be rendered in the language the person
+has at the moment it is sent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import IntEnum, StrEnum
+from typing import Any
+
+
+class Priority(IntEnum):
+    """Lower is sent first: an authority alert must never wait behind a broadcast."""
+
+    ALERT = 0
+    INTERACTIVE = 1
+    PROMPT = 2
+    BROADCAST = 3
+
+
+class Kind(StrEnum):
+    PROMPT = "prompt"  # the daily question; payload: prompt, label
+    QUESTIONNAIRE = "questionnaire"  # edit the prompt message to show a step; payload: see bot
+    ANSWER_CALLBACK = "answer_callback"  # answerCallbackQuery; payload: query, notice
+    REPLY = "reply"  # a text reply named by payload["text"] with payload["params"]
+
+
+NO_REGION = ""  # outbox rows for chats that belong to no case (yet)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    chat_id: int
+    kind: Kind
+    language: str
+    priority: Priority
+    dedup_key: str
+    payload: dict[str, Any] = field(default_factory=dict)
+    region: str = NO_REGION

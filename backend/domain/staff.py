@@ -1,0 +1,47 @@
+"""Staff members, their roles and the regions they may see."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from uuid import UUID
+
+from backend.domain.errors import Forbidden, NotFound
+
+ROLES = ("admin", "staff", "viewer")
+
+
+@dataclass(frozen=True)
+class StaffMember:
+    id: UUID
+    name: str
+    role: str
+    regions: frozenset[str]  # for admins: every region
+
+    def readable_regions(self) -> list[str]:
+        return sorted(self.regions)
+
+    def require_write(self, region: str) -> None:
+        """Staff and admins may change data of their regions; viewers only read.
+
+        A region outside the member's reach is reported as not found, exactly like one that
+        does not exist, so region ids of other authorities cannot be probed.
+        """
+        if region not in self.regions:
+            raise NotFound(f"region {region!r} not found.")
+        if self.role == "viewer":
+            raise Forbidden("viewers may read but not change data.")
+
+    def require_read(self, region: str) -> None:
+        if region not in self.regions:
+            raise NotFound(f"region {region!r} not found.")
+
+
+def new_token() -> str:
+    """A bearer token with 256 random bits; shown once, stored only as its hash."""
+    return "sd_" + secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
