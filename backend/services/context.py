@@ -1,0 +1,67 @@
+"""What every use case needs, built once by the composition root (backend/server.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+from backend.domain.clock import Clock
+from backend.domain.errors import NotFound
+from backend.domain.regions import Region
+from backend.storage.database import Database
+
+
+class RegionDirectory:
+    """The configured regions; replaceable as a whole when the regions file is reloaded."""
+
+    def __init__(self, regions: Mapping[str, Region]):
+        self._regions = dict(regions)
+
+    def replace(self, regions: Mapping[str, Region]) -> None:
+        self._regions = dict(regions)
+
+    def get(self, region_id: str) -> Region | None:
+        return self._regions.get(region_id)
+
+    def require(self, region_id: str) -> Region:
+        region = self._regions.get(region_id)
+        if region is None:
+            raise NotFound(f"region {region_id!r} not found.")
+        return region
+
+    def __iter__(self) -> Iterator[Region]:
+        return iter(list(self._regions.values()))
+
+    def ids(self) -> list[str]:
+        return sorted(self._regions)
+
+
+class OutboxSignal:
+    """Wakes the in-process sender as soon as a transaction has enqueued messages.
+
+    Other instances' messages are found by the sender's periodic poll; this only removes the
+    latency for our own.
+    """
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def notify(self) -> None:
+        self._event.set()
+
+    async def wait(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+        except TimeoutError:
+            pass
+        self._event.clear()
+
+
+@dataclass(frozen=True)
+class ServiceContext:
+    db: Database
+    regions: RegionDirectory
+    clock: Clock
+    languages: tuple[str, ...]  # languages with a shipped catalog
+    outbox: OutboxSignal

@@ -1,0 +1,43 @@
+"""Prompt rounds: the daily question to every active case of a region."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from backend.services.context import ServiceContext
+from backend.storage import prompts as prompt_store
+
+
+@dataclass(frozen=True)
+class RoundResult:
+    round_id: UUID | None  # None when this (region, date, slot) round already existed
+    prompts: int
+
+
+async def start_round(
+    ctx: ServiceContext, region_id: str, origin: str, slot: str | None = None
+) -> RoundResult:
+    """Create a round and its prompts in one transaction, then wake the sender.
+
+    Scheduled rounds name their slot ("09:00") so a double fire creates them once; a round
+    started by staff gets a slot of its own, so it always sends.
+    """
+    region = ctx.regions.require(region_id)
+    local_date = region.local_date(ctx.clock.now())
+    slot = slot or f"staff-{uuid.uuid4().hex[:12]}"
+
+    async def create(conn: asyncpg.Connection) -> RoundResult:
+        round_id = await prompt_store.insert_round(conn, region.id, local_date, slot, origin)
+        if round_id is None:
+            return RoundResult(round_id=None, prompts=0)
+        count = await prompt_store.expand_round(conn, region.id, round_id, local_date)
+        return RoundResult(round_id=round_id, prompts=count)
+
+    result = await ctx.db.transaction(create)
+    if result.prompts:
+        ctx.outbox.notify()
+    return result
