@@ -1,0 +1,30 @@
+"""The HTTP application: health probes at the root, the staff API under /api/v1."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aiohttp import web
+
+from backend.api import cases, health, rounds
+from backend.api.auth import bearer_auth
+from backend.api.keys import CONTEXT, DEEP_LINK
+from backend.api.problems import problem_middleware
+from backend.services.context import ServiceContext
+
+API_PREFIX = "/api/v1"
+
+
+def create_api(ctx: ServiceContext, deep_link: Callable[[str], str]) -> web.Application:
+    """Build the aiohttp application; the caller adds the bot's routes and lifecycles."""
+    app = web.Application(middlewares=[problem_middleware], client_max_size=256 * 1024)
+    app[CONTEXT] = ctx
+    app.add_routes(health.routes)
+
+    api = web.Application(middlewares=[problem_middleware, bearer_auth])
+    api[CONTEXT] = ctx
+    api[DEEP_LINK] = deep_link
+    api.add_routes(cases.routes)
+    api.add_routes(rounds.routes)
+    app.add_subapp(API_PREFIX, api)
+    return app

@@ -1,0 +1,35 @@
+"""Liveness and readiness probes (no authentication, no data)."""
+
+from __future__ import annotations
+
+import logging
+
+from aiohttp import web
+
+from backend.api.keys import CONTEXT
+from backend.api.problems import problem
+from backend.storage.migrations import schema_status
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        status = await schema_status(request.app[CONTEXT].db)
+    except Exception as error:  # any failure to reach the database means "not ready"
+        log.warning("readiness check failed: %s", type(error).__name__)
+        return problem(503, "Not ready", "The database cannot be reached.")
+    if not status.current:
+        return problem(
+            503,
+            "Not ready",
+            f"The database schema is at version {status.applied}, expected {status.expected}.",
+        )
+    return web.json_response({"status": "ready", "schema": status.applied})
