@@ -1,0 +1,230 @@
+"""Everything the sandbox remembers: chats, their messages, the update queue and id counters.
+
+Changes are announced through :class:`Signal`, a broadcast that synchronous code can fire (so
+``server.block_bot(user)`` can queue an update without awaiting) and coroutines can wait on with
+a timeout; nothing here polls with sleeps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+# Update types Telegram leaves out unless they are asked for by name in allowed_updates.
+OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
+
+
+class Signal:
+    """Wakes every waiter when fired; firing needs no lock and no running coroutine."""
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+
+    def fire(self) -> None:
+        """Wake everyone waiting now; later waiters wait for the next fire."""
+        self._event.set()
+        self._event = asyncio.Event()
+
+    async def wait_for(self, check: Callable[[], T | None], timeout: float) -> T | None:
+        """The first truthy ``check()`` result, re-checked after each fire; None on timeout."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + max(0.0, timeout)
+        while True:
+            event = self._event  # taken before checking, so a fire in between is not missed
+            result = check()
+            if result:
+                return result
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    await event.wait()
+            except TimeoutError:
+                return check() or None
+
+
+@dataclass
+class MessageRecord:
+    """One message of a chat: its Telegram JSON (edits applied) and what the bot actually sent.
+
+    ``raw_text`` is the text or caption exactly as the bot passed it, markup included, and
+    ``parse_mode`` the mode it named; ``message["text"]`` is the plain text Telegram would
+    return. Both are None for messages written by simulated users.
+    """
+
+    message: dict[str, Any]
+    from_bot: bool
+    raw_text: str | None = None
+    parse_mode: str | None = None
+    deleted: bool = False
+
+    @property
+    def message_id(self) -> int:
+        return self.message["message_id"]
+
+
+@dataclass
+class ChatEvent:
+    """A change in a chat: ``kind`` is "sent", "edited" or "deleted"; ``message`` a snapshot."""
+
+    seq: int
+    kind: str
+    message: dict[str, Any]
+    from_bot: bool
+
+
+@dataclass
+class ChatState:
+    """A chat the sandbox knows, with the bot's standing in it."""
+
+    chat: dict[str, Any]
+    bot_status: str = "member"  # "member", "left" or "kicked" (blocked / removed)
+    migrated_to: int | None = None
+    records: dict[int, MessageRecord] = field(default_factory=dict)
+    events: list[ChatEvent] = field(default_factory=list)
+    next_message_id: int = 1
+    reply_keyboard: dict[str, Any] | None = None
+    wait_cursor: int = 0  # see ChatHandle.wait_for_message
+
+    @property
+    def chat_id(self) -> int:
+        return self.chat["id"]
+
+    @property
+    def is_group(self) -> bool:
+        return self.chat["type"] in ("group", "supergroup")
+
+    def live_records(self) -> list[MessageRecord]:
+        return [record for record in self.records.values() if not record.deleted]
+
+
+class UpdateQueue:
+    """Pending updates in id order; ``getUpdates`` and the webhook both consume from here."""
+
+    def __init__(self, first_update_id: int | None = None) -> None:
+        self.pending: list[dict[str, Any]] = []
+        # Like Telegram's, ids keep growing across restarts of the server: a bot that records
+        # processed update ids (ours does) would otherwise ignore a restarted sandbox's updates.
+        self.next_update_id = first_update_id or time.time_ns() // 1000
+        self.allowed_updates: list[str] = []
+        self.signal = Signal()
+
+    def push(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``{"update_id": n, kind: payload}`` and wake long polls and the webhook."""
+        update = {"update_id": self.next_update_id, kind: copy.deepcopy(payload)}
+        self.next_update_id += 1
+        self.pending.append(update)
+        self.signal.fire()
+        return update
+
+    def confirm_below(self, update_id: int) -> None:
+        """Forget updates with an id lower than ``update_id`` (getUpdates' offset semantics)."""
+        self.pending = [u for u in self.pending if u["update_id"] >= update_id]
+
+    def keep_last(self, count: int) -> None:
+        """Negative offsets: keep only the last ``count`` updates."""
+        self.pending = self.pending[-count:] if count else []
+
+    def deliverable(self, limit: int) -> list[dict[str, Any]]:
+        """Up to ``limit`` pending updates of allowed types; others are dropped for good."""
+        self.pending = [u for u in self.pending if self.is_allowed(u)]
+        return copy.deepcopy(self.pending[:limit])
+
+    def is_allowed(self, update: dict[str, Any]) -> bool:
+        kind = next(k for k in update if k != "update_id")
+        if self.allowed_updates:
+            return kind in self.allowed_updates
+        return kind not in OPT_IN_UPDATES
+
+    def drop_all(self) -> None:
+        self.pending.clear()
+
+
+class SandboxState:
+    """Chats, users, callback queries and counters shared by the Bot API and the helpers."""
+
+    def __init__(self, wall_clock: Callable[[], float] = time.time) -> None:
+        self.wall_clock = wall_clock
+        self.users: dict[int, dict[str, Any]] = {}
+        self.chats: dict[int, ChatState] = {}
+        self.updates = UpdateQueue()
+        self.changed = Signal()  # fired on every chat event and callback answer
+        self.seq = 0
+        self.callback_queries: dict[str, dict[str, Any]] = {}
+        self.callback_answers: list[dict[str, Any]] = []
+        self.files: dict[str, dict[str, Any]] = {}
+        self._next_query = 1
+        self._next_file = 1
+
+    def now(self) -> int:
+        """Message dates are whole Unix seconds."""
+        return int(self.wall_clock())
+
+    def chat(self, chat_id: int) -> ChatState | None:
+        return self.chats.get(chat_id)
+
+    def add_message(
+        self,
+        chat: ChatState,
+        message: dict[str, Any],
+        *,
+        from_bot: bool,
+        raw_text: str | None = None,
+        parse_mode: str | None = None,
+    ) -> MessageRecord:
+        """Store a new message; ``message`` must not carry ``message_id``/``date`` yet."""
+        message = {"message_id": chat.next_message_id, **message}
+        message.setdefault("date", self.now())
+        chat.next_message_id += 1
+        record = MessageRecord(message, from_bot, raw_text, parse_mode)
+        chat.records[record.message_id] = record
+        self._event(chat, "sent", record)
+        return record
+
+    def edit_message(
+        self,
+        chat: ChatState,
+        record: MessageRecord,
+        message: dict[str, Any],
+        *,
+        raw_text: str | None = None,
+        parse_mode: str | None = None,
+    ) -> None:
+        record.message = message
+        record.raw_text = raw_text
+        record.parse_mode = parse_mode
+        self._event(chat, "edited", record)
+
+    def delete_message(self, chat: ChatState, record: MessageRecord) -> None:
+        record.deleted = True
+        self._event(chat, "deleted", record)
+
+    def _event(self, chat: ChatState, kind: str, record: MessageRecord) -> None:
+        self.seq += 1
+        chat.events.append(
+            ChatEvent(self.seq, kind, copy.deepcopy(record.message), record.from_bot)
+        )
+        self.changed.fire()
+
+    def new_callback_query_id(self) -> str:
+        # Telegram's ids are opaque decimal strings; a recognisable prefix helps in logs.
+        query_id = f"{770000000000000000 + self._next_query}"
+        self._next_query += 1
+        return query_id
+
+    def new_file_ids(self) -> tuple[str, str]:
+        number = self._next_file
+        self._next_file += 1
+        return f"SBX-file-{number:06d}", f"SBXu{number:06d}"
+
+    def record_answer(self, answer: dict[str, Any]) -> None:
+        self.seq += 1  # a change too: the chat page shows answers as toasts
+        self.callback_answers.append(answer)
+        self.changed.fire()
