@@ -1,0 +1,137 @@
+"""The composition root: the one module that wires backend, bot and their lifecycles.
+
+It is the only part of ``backend`` allowed to import ``bot`` (see the import-linter contracts
+in pyproject.toml): everything else in the backend stays free of Telegram.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from urllib.parse import urlsplit
+
+from aiohttp import web
+from telegram.ext import Application
+
+from backend.api.app import create_api
+from backend.config.regions import load_regions
+from backend.config.settings import Settings
+from backend.domain.clock import Clock, SystemClock
+from backend.i18n import Catalogs
+from backend.i18n import catalogs as shipped_catalogs
+from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.setup import prepare_database
+from backend.storage.database import Database
+from backend.storage.embedded import start_embedded
+from bot.runtime import BotEndpoint, BotIdentity, running_bot, running_sender
+from bot.webhook import webhook_handler
+
+log = logging.getLogger(__name__)
+
+SANDBOX_TOKEN = "1000000001:SANDBOX-local-token-not-for-telegram"
+
+
+class _Running:
+    """The PTB application once started (the webhook route is added before it exists)."""
+
+    application: Application | None = None
+
+    def get(self) -> Application:
+        if self.application is None:
+            raise web.HTTPServiceUnavailable(text="the bot is starting")
+        return self.application
+
+
+def build_context(settings: Settings, clock: Clock | None = None) -> ServiceContext:
+    catalogs = shipped_catalogs()
+    return ServiceContext(
+        db=Database(),
+        regions=RegionDirectory(load_regions(settings.regions_file)),
+        clock=clock or SystemClock(),
+        languages=catalogs.languages,
+        outbox=OutboxSignal(),
+    )
+
+
+async def open_database(
+    settings: Settings, ctx: ServiceContext, *, apply_migrations: bool | None = None
+) -> None:
+    """Connect (starting the embedded server if no URL is set) and prepare the schema.
+
+    Migrations run by default only on the embedded database: elsewhere an operator runs
+    ``symptom-diary migrate`` deliberately (e.g. as a deployment job).
+    """
+    url = settings.database_url
+    if url is None:
+        url = await start_embedded(settings.data_dir)
+        log.info("embedded PostgreSQL running under %s", settings.data_dir)
+    await ctx.db.open(url)
+    if apply_migrations is None:
+        apply_migrations = settings.embedded_database
+    try:
+        await prepare_database(ctx.db, ctx.regions, apply_migrations=apply_migrations)
+    except BaseException:
+        await ctx.db.close()
+        raise
+
+
+def create_app(
+    settings: Settings, *, clock: Clock | None = None, catalogs: Catalogs | None = None
+) -> web.Application:
+    """The whole service as one aiohttp application: API, bot and sender."""
+    catalogs = catalogs or shipped_catalogs()
+    ctx = build_context(settings, clock)
+    identity = BotIdentity()
+    running = _Running()
+    app = create_api(ctx, identity.deep_link)
+    if settings.webhook_url and settings.webhook_secret:
+        path = urlsplit(settings.webhook_url).path or "/"
+        app.router.add_post(path, webhook_handler(running.get, settings.webhook_secret))
+
+    async def database(_: web.Application) -> AsyncIterator[None]:
+        await open_database(settings, ctx)
+        yield
+        await ctx.db.close()
+
+    async def bot(_: web.Application) -> AsyncIterator[None]:
+        async with _bot_endpoint(settings) as endpoint:
+            async with running_bot(
+                endpoint,
+                ctx,
+                catalogs,
+                identity,
+                webhook_url=settings.webhook_url,
+                webhook_secret=settings.webhook_secret,
+            ) as application:
+                running.application = application
+                async with running_sender(application, ctx, catalogs, settings.sender_poll_seconds):
+                    yield
+                running.application = None
+
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(bot)
+    return app
+
+
+@contextlib.asynccontextmanager
+async def _bot_endpoint(settings: Settings) -> AsyncIterator[BotEndpoint]:
+    """Telegram (or the Bot API server the settings name), else the built-in sandbox."""
+    if settings.telegram_token:
+        yield BotEndpoint(settings.telegram_token, settings.telegram_api_url)
+        return
+    from bot.sandbox import SandboxBotApi
+
+    sandbox = SandboxBotApi(
+        token=SANDBOX_TOKEN, bot_username="SymptomDiarySandboxBot", max_recorded_calls=10_000
+    )
+    await sandbox.start(host=settings.http_host, port=settings.sandbox_port)
+    log.warning(
+        "SANDBOX MODE: DIARY_TELEGRAM_TOKEN is not set, so the bot talks to the built-in "
+        "loopback Bot API server, not to Telegram. Chat with it as a citizen at %s",
+        sandbox.web_url,
+    )
+    try:
+        yield BotEndpoint(SANDBOX_TOKEN, sandbox.base_url)
+    finally:
+        await sandbox.stop()

@@ -1,0 +1,161 @@
+"""Running python-telegram-bot inside the aiohttp process, without PTB's Updater.
+
+Updates arrive through our own long polling (bot/polling.py) or the webhook route
+(bot/webhook.py); both call ``Application.process_update`` and confirm only afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+
+from telegram import BotCommand
+from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.ext import Application, ApplicationBuilder
+from telegram.helpers import create_deep_linked_url
+
+from backend.config.settings import SettingsError
+from backend.i18n import Catalogs
+from backend.services.context import ServiceContext
+from bot.handlers import Handlers
+from bot.polling import ALLOWED_UPDATES, poll_forever
+from bot.render import Renderer
+from bot.sender import OutboxSender
+from bot.texts import COMMANDS
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class BotEndpoint:
+    token: str
+    base_url: str  # PTB's base_url: the token is appended
+
+
+class BotIdentity:
+    """Who the bot is, known after getMe; the API needs the username for deep links."""
+
+    def __init__(self) -> None:
+        self.username: str | None = None
+
+    def deep_link(self, code: str) -> str:
+        if self.username is None:
+            raise RuntimeError("the bot is not running yet")
+        return create_deep_linked_url(self.username, code)
+
+
+def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:
+    application = (
+        ApplicationBuilder()
+        .token(endpoint.token)
+        .base_url(endpoint.base_url)
+        .updater(None)
+        .job_queue(None)  # scheduling is ours (APScheduler per region), not PTB's
+        .connection_pool_size(64)
+        .build()
+    )
+    handlers.register(application)
+    return application
+
+
+async def set_commands(application: Application, catalogs: Catalogs) -> None:
+    """Register the command menu in every shipped language (best effort)."""
+    try:
+        for language in (None, *catalogs.languages):
+            t = catalogs.get(language)
+            await application.bot.set_my_commands(
+                [BotCommand(name, t.gettext(text)) for name, text in COMMANDS],
+                language_code=language,
+            )
+    except TelegramError as error:
+        log.warning("could not set the command menu: %s", type(error).__name__)
+
+
+async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
+    """getMe: the bot must be reachable and the token accepted, else start-up stops."""
+    try:
+        await application.initialize()
+    except BaseException as error:
+        await application.bot.shutdown()  # close the HTTP connections opened so far
+        if isinstance(error, InvalidToken):
+            # PTB's own message contains the token; ours must not.
+            raise SettingsError(
+                "The Bot API refused DIARY_TELEGRAM_TOKEN (401 Unauthorized); check the token."
+            ) from None
+        if isinstance(error, NetworkError):
+            raise SettingsError(
+                f"The Bot API at {endpoint.base_url} cannot be reached ({error.message}); "
+                "check DIARY_TELEGRAM_API_URL and the network."
+            ) from None
+        raise
+
+
+async def _drop_webhook(application: Application) -> None:
+    """Long polling needs no webhook; a Bot API server without webhooks may refuse (fine)."""
+    try:
+        await application.bot.delete_webhook()
+    except TelegramError as error:
+        log.warning("deleteWebhook failed (%s); polling anyway", type(error).__name__)
+
+
+@contextlib.asynccontextmanager
+async def running_bot(
+    endpoint: BotEndpoint,
+    ctx: ServiceContext,
+    catalogs: Catalogs,
+    identity: BotIdentity,
+    *,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
+) -> AsyncIterator[Application]:
+    """Initialise the bot (getMe), then poll or register the webhook; stop cleanly on exit."""
+    application = build_application(endpoint, Handlers(ctx, catalogs))
+    await _initialize(application, endpoint)
+    identity.username = application.bot.username
+    log.info("bot @%s initialised", identity.username)
+    await set_commands(application, catalogs)
+    await application.start()
+    poller: asyncio.Task | None = None
+    try:
+        if webhook_url:
+            await application.bot.set_webhook(
+                webhook_url, secret_token=webhook_secret, allowed_updates=ALLOWED_UPDATES
+            )
+            log.info("webhook registered; updates arrive over HTTPS")
+        else:
+            await _drop_webhook(application)
+            poller = asyncio.create_task(poll_forever(application), name="telegram-polling")
+            log.info("long polling started")
+        yield application
+    finally:
+        if poller:
+            poller.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await poller
+        await application.stop()
+        await application.shutdown()
+
+
+@contextlib.asynccontextmanager
+async def running_sender(
+    application: Application, ctx: ServiceContext, catalogs: Catalogs, poll_seconds: float = 2.0
+) -> AsyncIterator[OutboxSender]:
+    sender = OutboxSender(
+        ctx.db,
+        application.bot,
+        Renderer(catalogs, ctx.clock),
+        ctx.outbox,
+        lease=timedelta(seconds=60),
+        poll_seconds=poll_seconds,
+    )
+    task = asyncio.create_task(sender.run(), name="outbox-sender")
+    try:
+        yield sender
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task

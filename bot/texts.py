@@ -1,0 +1,169 @@
+"""Everything the bot says to citizens, in English message ids for the catalogs.
+
+Placeholders are named and filled after translation. Keep sentences short: people read them
+on small phones, maybe with a fever.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Any
+
+from backend.i18n import Translator
+
+Params = dict[str, Any]
+
+
+def when(t: Translator, iso: str | None, now: datetime) -> str:
+    """A prompt time as "today at 18:00", "tomorrow at 08:00" or "on 3 December at 08:00"."""
+    _ = t.gettext
+    if not iso:
+        return _("soon")
+    at = datetime.fromisoformat(iso)
+    days = (at.date() - now.astimezone(at.tzinfo).date()).days
+    clock = t.time(at)
+    if days == 0:
+        return _("today at {time}").format(time=clock)
+    if days == 1:
+        return _("tomorrow at {time}").format(time=clock)
+    return _("on {date} at {time}").format(date=t.day_and_month(at.date()), time=clock)
+
+
+def _welcome(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    times = t.join([t.time(datetime.fromisoformat(f"2000-01-01T{x}")) for x in p["times"]])
+    return "\n\n".join(
+        [
+            _(
+                "Welcome! You are registered for your quarantine from {start} to {end}. Your "
+                "health authority: {authority}."
+            ).format(
+                authority=p["authority"],
+                start=t.date(date.fromisoformat(p["start"])),
+                end=t.date(date.fromisoformat(p["end"])),
+            ),
+            _(
+                "Every day at {times} I will ask how you feel. It takes a few seconds: one tap "
+                "if all is well."
+            ).format(times=times),
+            _("Your first questions come {when}. Type /help at any time.").format(
+                when=when(t, p.get("next"), now)
+            ),
+        ]
+    )
+
+
+def _help(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    if not p.get("registered"):
+        return _start_unregistered(t, p, now)
+    return "\n\n".join(
+        [
+            _("I ask you every day how you feel and pass your answers to your health authority."),
+            _(
+                "Answer with the buttons under my questions. When I ask for your temperature, "
+                "type it, for example {example}."
+            ).format(example=t.decimal(37.2)),
+            _("The next questions come {when}.").format(when=when(t, p.get("next"), now)),
+        ]
+    )
+
+
+def _start_unregistered(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    return _(
+        "Hello! I keep a daily symptom diary for people in quarantine, on behalf of their "
+        "health authority. To take part, please open the personal link your health authority "
+        "gave you."
+    )
+
+
+def _simple(message: str) -> Callable[[Translator, Params, datetime], str]:
+    def render(t: Translator, p: Params, now: datetime) -> str:
+        return t.gettext(message)
+
+    return render
+
+
+def _with_next(message: str) -> Callable[[Translator, Params, datetime], str]:
+    def render(t: Translator, p: Params, now: datetime) -> str:
+        return t.gettext(message).format(when=when(t, p.get("next"), now))
+
+    return render
+
+
+def _implausible(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    value = t.decimal(float(p["value"])) if p.get("value") else "?"
+    return _(
+        "{value} °C is unusual for a body temperature. Please measure again and type the "
+        "value, for example {example}."
+    ).format(value=value, example=t.decimal(37.2))
+
+
+def _unreadable(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    return _(
+        "I could not read that as a temperature. Please type a number such as {example}, or "
+        "tap “Not measured”."
+    ).format(example=t.decimal(37.2))
+
+
+def N_(message: str) -> str:
+    """Mark for extraction; translated when rendered."""
+    return message
+
+
+REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
+    "welcome": _welcome,
+    "help": _help,
+    "start_unregistered": _start_unregistered,
+    "code_invalid": _simple(
+        N_(
+            "This link is not valid. Please open the complete link from your health authority, "
+            "or ask them for a new one."
+        )
+    ),
+    "code_used": _simple(
+        N_(
+            "This link has already been used. If you changed phones, please ask your health "
+            "authority for a new link."
+        )
+    ),
+    "code_expired": _simple(
+        N_("This link has expired. Please ask your health authority for a new one.")
+    ),
+    "already_active": _with_next(N_("You are registered. Your next questions come {when}.")),
+    "unknown_command": _simple(
+        N_(
+            "Sorry, I did not understand that. Please answer with the buttons under my "
+            "question, or type /help."
+        )
+    ),
+    "button_expected": _simple(N_("Please answer with the buttons under my last question.")),
+    "no_question": _with_next(
+        N_("Thank you! There is no open question right now. The next questions come {when}.")
+    ),
+    "temperature_unreadable": _unreadable,
+    "temperature_implausible": _implausible,
+    "entry_recorded": _with_next(
+        N_("Thank you, your answers are recorded. The next questions come {when}.")
+    ),
+}
+
+# Short notices shown on top of the chat after a button press.
+NOTICES: dict[str, str] = {
+    "question_closed": N_("This question is closed."),
+    "recorded": N_("Thank you!"),
+    "not_now": N_("This button is no longer active."),
+    "unknown_symptom": N_("This button is no longer active."),
+}
+
+# The command menu (setMyCommands), per language.
+COMMANDS = (
+    ("start", N_("Start or show your registration")),
+    ("help", N_("What this bot does")),
+)
+
+SORRY = N_("Sorry, something went wrong on our side. Please try again in a minute.")
