@@ -1,0 +1,87 @@
+"""Catalogs: the template matches the code, every shipped catalog translates every message,
+placeholders survive translation, and every reply renders in every language."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from babel.messages.pofile import read_po
+
+from backend.i18n import LOCALES_DIR, catalogs, shipped_languages
+from bot.texts import NOTICES, REPLIES
+
+PLACEHOLDER = re.compile(r"\{(\w*)\}")
+TRANSLATED = [lang for lang in shipped_languages() if lang != "en"]
+
+
+def read(path: Path):
+    with path.open("rb") as handle:
+        return read_po(handle)
+
+
+def message_ids(catalog) -> set[str]:
+    return {m.id if isinstance(m.id, str) else m.id[0] for m in catalog if m.id}
+
+
+def test_seven_languages_are_shipped() -> None:
+    assert set(shipped_languages()) == {"de", "en", "tr", "ar", "ru", "uk", "pl"}
+
+
+def test_template_matches_the_code(tmp_path: Path, repo_root: Path) -> None:
+    fresh = tmp_path / "messages.pot"
+    # The Makefile's own extraction command, writing to a scratch file.
+    subprocess.run(["make", "-s", "locales-extract", f"POT={fresh}"], cwd=repo_root, check=True)
+    assert message_ids(read(fresh)) == message_ids(read(LOCALES_DIR / "messages.pot")), (
+        "locales/messages.pot is out of date: run `make locales` and translate"
+    )
+
+
+@pytest.mark.parametrize("language", TRANSLATED)
+def test_catalog_is_complete_with_the_same_placeholders(language: str) -> None:
+    template = read(LOCALES_DIR / "messages.pot")
+    catalog = read(LOCALES_DIR / language / "LC_MESSAGES" / "messages.po")
+    problems = []
+    for message in template:
+        if not message.id:
+            continue
+        translated = catalog.get(message.id)
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = (
+            translated.string
+            if translated and isinstance(translated.string, tuple)
+            else (translated.string,)
+            if translated
+            else ()
+        )
+        if not translated or not all(strings) or translated.fuzzy:
+            problems.append(f"missing: {ids[0]!r}")
+            continue
+        expected = sorted(PLACEHOLDER.findall(ids[0]))
+        for string in strings:
+            if sorted(PLACEHOLDER.findall(string)) != expected:
+                problems.append(f"placeholders differ: {ids[0]!r} -> {string!r}")
+    assert not problems, f"{language}: " + "; ".join(problems)
+
+
+@pytest.mark.parametrize("language", shipped_languages())
+def test_every_reply_renders(language: str) -> None:
+    t = catalogs().get(language)
+    now = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)
+    params = {
+        "authority": "Gesundheitsamt",
+        "start": "2026-11-24",
+        "end": "2026-12-07",
+        "times": ["08:00", "18:00"],
+        "next": "2026-11-26T18:00:00+01:00",
+        "registered": True,
+        "value": "45.0",
+    }
+    for name, render in REPLIES.items():
+        text = render(t, params, now)
+        assert text and "{" not in text, (name, text)
+    for notice in NOTICES.values():
+        assert t.gettext(notice)

@@ -1,0 +1,130 @@
+"""Settings from the environment and the regions file: good values work, bad ones stop start-up
+with one sentence naming the variable, region and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from backend.config.regions import RegionsFileError, load_regions
+from backend.config.settings import (
+    DEFAULT_REGIONS_FILE,
+    DEFAULT_TELEGRAM_API_URL,
+    Settings,
+    SettingsError,
+)
+
+
+def test_defaults_need_no_environment() -> None:
+    settings = Settings.from_env({})
+    assert settings.embedded_database and settings.sandbox and not settings.webhook_mode
+    assert (settings.http_host, settings.http_port) == ("127.0.0.1", 8080)
+    assert settings.telegram_api_url == DEFAULT_TELEGRAM_API_URL
+    assert settings.data_dir == Path("var")
+    assert settings.regions_file == DEFAULT_REGIONS_FILE
+
+
+def test_values_and_secret_files(tmp_path: Path) -> None:
+    token_file = tmp_path / "token"
+    token_file.write_text("123456:ABC-def_ghi\n")
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": "cockroachdb://diary@db:26257/diary?sslmode=verify-full",
+            "DIARY_TELEGRAM_TOKEN_FILE": str(token_file),
+            "DIARY_TELEGRAM_API_URL": "http://127.0.0.1:8081/bot",
+            "DIARY_HTTP_PORT": "9000",
+            "DIARY_WEBHOOK_URL": "https://diary.example/telegram",
+            "DIARY_WEBHOOK_SECRET": "s3cret-value",
+        }
+    )
+    assert settings.telegram_token == "123456:ABC-def_ghi"
+    assert settings.http_port == 9000 and settings.webhook_mode and not settings.sandbox
+    # Secrets never show up in a repr (and so not in a log line by accident).
+    assert "ABC-def" not in repr(settings) and "s3cret" not in repr(settings)
+    assert "diary@db" not in repr(settings)
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DIARY_HTTP_PORT": "eighty"}, "DIARY_HTTP_PORT"),
+        ({"DIARY_HTTP_PORT": "70000"}, "DIARY_HTTP_PORT"),
+        ({"DIARY_DATABASE_URL": "mysql://u:pw@h/d"}, "DIARY_DATABASE_URL"),
+        ({"DIARY_TELEGRAM_TOKEN": "not-a-token"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_API_URL": "ftp://x"}, "DIARY_TELEGRAM_API_URL"),
+        ({"DIARY_WEBHOOK_URL": "https://x.example/hook"}, "DIARY_WEBHOOK_SECRET"),
+        (
+            {"DIARY_WEBHOOK_URL": "https://x.example/h", "DIARY_WEBHOOK_SECRET": "a b"},
+            "DIARY_WEBHOOK_SECRET",
+        ),
+        ({"DIARY_REGIONS_FILE": "/nonexistent.toml"}, "DIARY_REGIONS_FILE"),
+        ({"DIARY_TELEGRAM_TOKEN_FILE": "/nonexistent"}, "DIARY_TELEGRAM_TOKEN_FILE"),
+        (
+            {"DIARY_TELEGRAM_TOKEN": "1:a", "DIARY_TELEGRAM_TOKEN_FILE": "/x"},
+            "DIARY_TELEGRAM_TOKEN",
+        ),
+        ({"DIARY_LOG_LEVEL": "loud"}, "DIARY_LOG_LEVEL"),
+    ],
+)
+def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
+    with pytest.raises(SettingsError) as raised:
+        Settings.from_env(env)
+    message = str(raised.value)
+    assert named in message and message.endswith(".") and "\n" not in message
+    assert "pw@" not in message  # a database password is never echoed
+
+
+def test_example_regions_file() -> None:
+    regions = load_regions(DEFAULT_REGIONS_FILE)
+    german = [r for r in regions.values() if r.timezone == "Europe/Berlin"]
+    elsewhere = [r for r in regions.values() if r.timezone != "Europe/Berlin"]
+    assert len(german) == 3 and len(elsewhere) == 1
+    for region in regions.values():
+        assert region.languages and region.prompt_times == tuple(sorted(region.prompt_times))
+
+
+GOOD = {
+    "id": '"de-x"',
+    "name": '"X"',
+    "timezone": '"Europe/Berlin"',
+    "languages": '["de"]',
+    "prompt_times": '["09:00"]',
+}
+
+
+def region_table(**changes: str | None) -> str:
+    """One [[regions]] table: GOOD with fields changed (a value) or left out (None)."""
+    fields = {**GOOD, **changes}
+    return "[[regions]]\n" + "".join(f"{k} = {v}\n" for k, v in fields.items() if v is not None)
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (
+            region_table(timezone='"Europe/Berln"'),
+            "region 'de-x', field 'timezone': unknown IANA time zone 'Europe/Berln'",
+        ),
+        (region_table(prompt_times='["9 am"]'), "region 'de-x', field 'prompt_times'"),
+        (region_table(languages='["xx"]'), "field 'languages': language 'xx' has no catalog"),
+        (region_table(id='"DE X"'), "region 'DE X', field 'id'"),
+        (region_table(name=None), "field 'name': Field required"),
+        (region_table(colour="1"), "field 'colour'"),
+        ("regions = 3\n", "needs at least one [[regions]] table"),
+        ("[[regions\n", "is not valid TOML"),
+    ],
+)
+def test_bad_regions_files_name_region_and_field(tmp_path: Path, body: str, expected: str) -> None:
+    path = tmp_path / "regions.toml"
+    path.write_text(body)
+    with pytest.raises(RegionsFileError) as raised:
+        load_regions(path)
+    assert expected in str(raised.value)
+
+
+def test_duplicate_region(tmp_path: Path) -> None:
+    path = tmp_path / "regions.toml"
+    path.write_text(region_table() + region_table())
+    with pytest.raises(RegionsFileError, match="defined twice"):
+        load_regions(path)

@@ -1,0 +1,164 @@
+"""Pure rules: temperature reading, the questionnaire machine, regions' prompt times."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time
+from decimal import Decimal
+
+import pytest
+
+from backend.domain import questionnaire as q
+from backend.domain.cases import NewCase, quarantine_day, validate_new_case
+from backend.domain.errors import Invalid
+from backend.domain.questionnaire import Action, Draft, Problem, Step
+from backend.domain.regions import Region
+from backend.domain.temperature import parse_temperature
+
+CODES = ("cough", "fever", "headache")
+
+
+@pytest.mark.parametrize(
+    ("text", "celsius"),
+    [
+        ("38.5", "38.5"),
+        ("38,5", "38.5"),
+        ("38.5 °C", "38.5"),
+        ("38,5°", "38.5"),
+        ("  37 ", "37.0"),
+        ("101.3 F", "38.5"),
+        ("101,3°F", "38.5"),
+        ("98.6", "37.0"),  # no unit, but only Fahrenheit makes sense
+        ("37.25", "37.3"),
+    ],
+)
+def test_temperatures_in_natural_forms(text: str, celsius: str) -> None:
+    reading = parse_temperature(text)
+    assert reading is not None and reading.celsius == Decimal(celsius) and reading.plausible
+
+
+@pytest.mark.parametrize("text", ["", "hot", "38.5.1", "-38", "3", "thirty-eight", "38.5 K"])
+def test_unreadable_temperatures(text: str) -> None:
+    assert parse_temperature(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "plausible"),
+    [("33.9", False), ("34", True), ("43", True), ("43.1", False), ("45", False)],
+)
+def test_plausible_range_is_34_to_43(text: str, plausible: bool) -> None:
+    reading = parse_temperature(text)
+    assert reading is not None and reading.plausible is plausible
+
+
+def test_one_tap_all_good() -> None:
+    outcome = q.press(Draft(), Action.WELL, None, CODES)
+    assert outcome.answer == q.Answer(feeling_well=True)
+    assert outcome.draft.step is Step.DONE
+
+
+def test_symptoms_then_temperature() -> None:
+    draft = q.press(Draft(), Action.UNWELL, None, CODES).draft
+    assert draft.step is Step.SYMPTOMS
+    draft = q.press(draft, Action.TOGGLE, "fever", CODES).draft
+    draft = q.press(draft, Action.TOGGLE, "cough", CODES).draft
+    draft = q.press(draft, Action.TOGGLE, "fever", CODES).draft  # untoggled
+    draft = q.press(draft, Action.TOGGLE, "headache", CODES).draft
+    assert draft.symptoms == ("cough", "headache")  # in list order, not tap order
+    draft = q.press(draft, Action.DONE, None, CODES).draft
+    assert draft.step is Step.TEMPERATURE
+    outcome = q.type_text(draft, "38,4")
+    assert outcome.answer == q.Answer(False, ("cough", "headache"), Decimal("38.4"))
+
+
+def test_not_measured_and_none_of_these() -> None:
+    draft = q.press(Draft(step=Step.SYMPTOMS, symptoms=("cough",)), Action.NONE, None, CODES).draft
+    assert draft == Draft(step=Step.TEMPERATURE, symptoms=())
+    outcome = q.press(draft, Action.NOT_MEASURED, None, CODES)
+    assert outcome.answer == q.Answer(feeling_well=False, symptoms=(), temperature_c=None)
+
+
+@pytest.mark.parametrize(
+    ("draft", "action", "arg", "problem"),
+    [
+        (Draft(), Action.DONE, None, Problem.NOT_NOW),
+        (Draft(), "drop table", None, Problem.NOT_NOW),
+        (Draft(step=Step.SYMPTOMS), Action.TOGGLE, "not_a_symptom", Problem.UNKNOWN_SYMPTOM),
+        (Draft(step=Step.SYMPTOMS), Action.TOGGLE, None, Problem.UNKNOWN_SYMPTOM),
+        (Draft(step=Step.TEMPERATURE), Action.WELL, None, Problem.NOT_NOW),
+        (Draft(step=Step.DONE), Action.WELL, None, Problem.NOT_NOW),
+    ],
+)
+def test_wrong_buttons_change_nothing(
+    draft: Draft, action: str, arg: str | None, problem: Problem
+) -> None:
+    outcome = q.press(draft, action, arg, CODES)
+    assert outcome.problem is problem and outcome.draft == draft and outcome.answer is None
+
+
+def test_text_validation() -> None:
+    assert q.type_text(Draft(), "38.5").problem is Problem.BUTTON_EXPECTED
+    temperature = Draft(step=Step.TEMPERATURE)
+    assert q.type_text(temperature, "warm").problem is Problem.TEMPERATURE_UNREADABLE
+    implausible = q.type_text(temperature, "45")
+    assert implausible.problem is Problem.TEMPERATURE_IMPLAUSIBLE
+    assert implausible.detail == Decimal("45.0") and implausible.answer is None
+
+
+def test_draft_round_trip() -> None:
+    draft = Draft(step=Step.SYMPTOMS, symptoms=("cough",))
+    assert Draft.from_stored(draft.step.value, draft.to_json()) == draft
+
+
+BERLIN = Region(
+    id="de-x",
+    name="X",
+    timezone="Europe/Berlin",
+    languages=("de", "en"),
+    prompt_times=(time(8, 0), time(18, 0)),
+)
+
+
+def test_next_prompt_in_local_time_across_dst() -> None:
+    # Saturday 28 March 2026, 20:00 Berlin (UTC+1); the clocks go forward that night.
+    before = datetime(2026, 3, 28, 19, 0, tzinfo=UTC)
+    nxt = BERLIN.next_prompt_at(before)
+    assert (nxt.date(), nxt.hour, nxt.minute) == (date(2026, 3, 29), 8, 0)
+    assert nxt.utcoffset().total_seconds() == 2 * 3600  # summer time now
+    assert BERLIN.next_prompt_at(datetime(2026, 3, 29, 6, 30, tzinfo=UTC)).hour == 18
+
+
+def test_local_date_is_the_regions() -> None:
+    late_utc = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
+    assert BERLIN.local_date(late_utc) == date(2026, 11, 27)
+
+
+def test_quarantine_days_count_from_official_start() -> None:
+    assert quarantine_day(date(2026, 11, 20), date(2026, 11, 26)) == 7
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"kind": "suspect"}, "kind"),
+        ({"quarantine_end": date(2026, 11, 19)}, "quarantine_end"),
+        ({"quarantine_end": date(2027, 3, 1)}, "quarantine_end"),
+        (
+            {"quarantine_start": date(2026, 11, 1), "quarantine_end": date(2026, 11, 10)},
+            "quarantine_end",
+        ),
+        ({"language": "xx"}, "language"),
+        ({"staff_reference": "x" * 65}, "staff_reference"),
+    ],
+)
+def test_invalid_registrations_name_the_field(change: dict, field: str) -> None:
+    values = dict(
+        region="de-x",
+        kind="contact",
+        quarantine_start=date(2026, 11, 20),
+        quarantine_end=date(2026, 12, 3),
+        language="de",
+    )
+    values.update(change)
+    with pytest.raises(Invalid) as raised:
+        validate_new_case(NewCase(**values), date(2026, 11, 26), ("de", "en"))
+    assert raised.value.field == field

@@ -1,0 +1,171 @@
+"""The outbox sender against the loopback Bot API: order, results, and Telegram's errors."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from telegram import Bot
+
+from backend.domain.clock import FixedClock
+from backend.domain.messages import Kind, Outgoing, Priority
+from backend.i18n import catalogs
+from backend.services.context import OutboxSignal
+from backend.storage import outbox
+from backend.storage.database import Database
+from bot.render import Renderer
+from bot.sandbox import SandboxBotApi
+from bot.sender import OutboxSender
+from tests.conftest import BOT_TOKEN
+
+
+@pytest.fixture
+async def sender(
+    db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> AsyncIterator[OutboxSender]:
+    async with db.pool.acquire() as conn:
+        # Each test starts with an empty outbox.
+        await conn.execute("DELETE FROM outbox")
+    pauses: list[float] = []
+
+    async def record_pause(seconds: float) -> None:
+        pauses.append(seconds)
+
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        sender = OutboxSender(
+            db, bot, Renderer(catalogs(), clock), OutboxSignal(), sleep=record_pause
+        )
+        sender.pauses = pauses  # type: ignore[attr-defined]
+        yield sender
+
+
+def reply(
+    chat_id: int, message: str = "button_expected", priority: Priority = Priority.INTERACTIVE
+) -> Outgoing:
+    return Outgoing(
+        chat_id=chat_id,
+        kind=Kind.REPLY,
+        language="en",
+        priority=priority,
+        dedup_key=f"test:{uuid.uuid4()}",
+        payload={"message": message, "params": {}},
+    )
+
+
+async def enqueue(db: Database, *messages: Outgoing) -> None:
+    await db.transaction(outbox.enqueue, list(messages))
+
+
+async def row_state(db: Database) -> list[dict]:
+    rows = await db.fetch(
+        "SELECT dedup_key, sent_at IS NOT NULL AS sent, failed_at IS NOT NULL AS failed, "
+        "last_error, attempts, not_before > now() AS later, sent_message_id "
+        "FROM outbox ORDER BY created_at, seq"
+    )
+    return [dict(r) for r in rows]
+
+
+async def make_due(db: Database) -> None:
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE outbox SET not_before = now() WHERE sent_at IS NULL")
+
+
+async def test_sends_in_priority_order_and_records_message_ids(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    user = bot_api.user(6001, "P", "en")
+    await enqueue(db, reply(6001, "code_expired", Priority.BROADCAST), reply(6001, "code_used"))
+    assert await sender.send_due() == 2
+    texts = [m["text"] for m in user.messages]
+    assert "already been used" in texts[0] and "expired" in texts[1]
+    assert all(r["sent"] and r["sent_message_id"] for r in await row_state(db))
+    assert await sender.send_due() == 0  # nothing is sent twice
+
+
+async def test_a_429_pauses_everything_then_resumes(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    user = bot_api.user(6002, "Q", "en")
+    bot_api.fail_next("sendMessage", error_code=429, retry_after=7)
+    await enqueue(db, reply(6002), reply(6002, "code_used"))
+    await sender.send_due()
+    assert sender.pauses == [7.0]
+    assert user.messages == []
+    states = await row_state(db)
+    assert all(not r["sent"] and not r["failed"] and r["later"] for r in states)
+    await make_due(db)
+    assert await sender.send_due() == 2
+    assert len(user.messages) == 2
+
+
+async def test_blocked_chats_and_bad_requests_fail_for_good(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    blocked = bot_api.user(6003, "Blocked", "en")
+    bot_api.block_bot(blocked)
+    bot_api.user(6004, "Bad", "en")
+    bot_api.fail_next(
+        "sendMessage", error_code=400, chat_id=6004, description="Bad Request: chat not found"
+    )
+    await enqueue(db, reply(6003), reply(6004))
+    await sender.send_due()
+    first, second = await row_state(db)
+    assert first["failed"] and "Forbidden" in first["last_error"]
+    assert second["failed"] and "chat not found" in second["last_error"].lower()
+    await make_due(db)
+    assert await sender.send_due() == 0
+
+
+async def test_server_errors_are_retried_with_backoff(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    user = bot_api.user(6005, "R", "en")
+    bot_api.fail_next("sendMessage", error_code=502)
+    await enqueue(db, reply(6005))
+    await sender.send_due()
+    (state,) = await row_state(db)
+    assert not state["sent"] and not state["failed"] and state["later"] and state["attempts"] == 1
+    await make_due(db)
+    await sender.send_due()
+    assert len(user.messages) == 1 and (await row_state(db))[0]["sent"]
+
+
+async def test_unknown_kinds_fail_without_stopping_the_rest(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    user = bot_api.user(6006, "S", "en")
+    odd = Outgoing(6006, Kind.REPLY, "en", Priority.INTERACTIVE, "odd", {"message": "no_such_text"})
+    await enqueue(db, odd, reply(6006))
+    await sender.send_due()
+    first, second = await row_state(db)
+    assert first["failed"] and second["sent"] and len(user.messages) == 1
+
+
+async def test_an_edit_that_changes_nothing_counts_as_sent(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    bot_api.user(6007, "T", "en")
+    bot_api.fail_next(
+        "editMessageText",
+        error_code=400,
+        description="Bad Request: message is not modified: specified new message content and "
+        "reply markup are exactly the same as a current content and reply markup of the message",
+    )
+    edit = Outgoing(
+        6007,
+        Kind.QUESTIONNAIRE,
+        "en",
+        Priority.INTERACTIVE,
+        "edit",
+        {
+            "prompt": str(uuid.uuid4()),
+            "message_id": 1,
+            "step": "symptoms",
+            "symptoms": [],
+            "date": "2026-11-26",
+        },
+    )
+    await enqueue(db, edit)
+    await sender.send_due()
+    assert (await row_state(db))[0]["sent"], await row_state(db)
