@@ -48,7 +48,7 @@ class Translator:
         return format_date(value, format=format, locale=self.locale)
 
     def day_and_month(self, value: date) -> str:
-        """"3 December", "3. Dezember", "3 грудня": the locale's own order and punctuation."""
+        """ "3 December", "3. Dezember", "3 грудня": the locale's own order and punctuation."""
         return format_skeleton("MMMMd", datetime.combine(value, time()), locale=self.locale)
 
     def time(self, value: time | datetime) -> str:

@@ -29,10 +29,22 @@ from bot.texts import SORRY
 log = logging.getLogger(__name__)
 
 
+def update_key(update: Update) -> str:
+    """The update id plus what identifies its content, so that a redelivery matches and an id
+    that Telegram reuses (ids may restart at a random number after a quiet week) does not."""
+    if update.callback_query:
+        return f"{update.update_id}:q:{update.callback_query.id}"
+    message = update.effective_message
+    if message:
+        sent = int(message.date.timestamp())
+        return f"{update.update_id}:m:{message.chat_id}:{message.message_id}:{sent}"
+    return str(update.update_id)
+
+
 def _chat_update(update: Update) -> ChatUpdate:
     user = update.effective_user
     return ChatUpdate(
-        update_id=update.update_id,
+        key=update_key(update),
         chat_id=update.effective_chat.id,
         telegram_language=user.language_code if user else None,
     )

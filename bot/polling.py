@@ -22,7 +22,9 @@ async def poll_forever(application: Application, timeout: int = 30) -> None:
     bot = application.bot
     offset: int | None = None
     failures = 0
+    loop = asyncio.get_running_loop()
     while True:
+        started = loop.time()
         try:
             updates = await bot.get_updates(
                 offset=offset,
@@ -40,6 +42,9 @@ async def poll_forever(application: Application, timeout: int = 30) -> None:
             log.warning("getUpdates failed (%s); retrying in %.1f s", type(error).__name__, delay)
             await asyncio.sleep(delay)
             continue
+        if not updates and loop.time() - started < 1:
+            # A Bot API server that ignores the long-poll timeout must not make us spin.
+            await asyncio.sleep(1)
         for update in updates:
             await application.process_update(update)
             offset = update.update_id + 1

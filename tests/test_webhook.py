@@ -48,12 +48,12 @@ async def webhook_service(
     await server.close()
 
 
-def message_update(update_id: int, text: str) -> dict:
+def message_update(update_id: int, text: str, message_id: int = 1) -> dict:
     user = {"id": 4001, "is_bot": False, "first_name": "W", "language_code": "en"}
     return {
         "update_id": update_id,
         "message": {
-            "message_id": 1,
+            "message_id": message_id,
             "date": 1795000000,
             "chat": {"id": 4001, "type": "private", "first_name": "W"},
             "from": user,
@@ -111,3 +111,17 @@ async def test_a_redelivered_update_is_applied_once(
     await chat.wait_for_message()
     texts = [m["text"] for m in chat.messages]
     assert len(texts) == 2, texts
+
+
+async def test_a_reused_update_id_with_new_content_is_applied(
+    webhook_service: str, bot_api: SandboxBotApi
+) -> None:
+    """Telegram may restart update ids after a quiet week; a new message is not a repeat."""
+    chat = bot_api.user(4001, "W", "en")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with ClientSession() as http:
+        for message_id in (10, 11):
+            update = message_update(9_100_000_001, "/help", message_id=message_id)
+            assert (await http.post(webhook_service, json=update, headers=headers)).status == 200
+            await chat.wait_for_message()
+    assert len(chat.messages) == 2

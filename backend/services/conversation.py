@@ -37,7 +37,7 @@ SYMPTOM_CODES = tuple(symptom.code for symptom in DEFAULT_SYMPTOMS)
 class ChatUpdate:
     """The plain facts of one Telegram update that the conversation needs."""
 
-    update_id: int
+    key: str  # identifies the update for deduplication: see bot.handlers.update_key
     chat_id: int
     telegram_language: str | None = None
 
@@ -58,7 +58,7 @@ class _Replies:
                 kind=kind,
                 language=self.language,
                 priority=Priority.INTERACTIVE,
-                dedup_key=f"update:{self.update.update_id}:{len(self.messages)}",
+                dedup_key=f"update:{self.update.key}:{len(self.messages)}",
                 payload=payload,
                 region=self.region,
             )
@@ -78,7 +78,7 @@ async def _once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> boo
     """Run ``handle`` once per update id; False if the update was already processed."""
 
     async def body(conn: asyncpg.Connection) -> list[Outgoing] | None:
-        if not await claim_update(conn, update.update_id):
+        if not await claim_update(conn, update.key):
             return None
         cases = await case_store.find_by_chat(conn, update.chat_id)
         replies = _Replies(update, _language(ctx, cases, update))

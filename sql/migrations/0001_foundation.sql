@@ -133,10 +133,12 @@ CREATE TABLE IF NOT EXISTS diary_entries (
 
 CREATE INDEX IF NOT EXISTS diary_entries_by_case ON diary_entries (region, case_id, recorded_at);
 
--- Telegram redelivers updates; an update id recorded in the same transaction as its effect is
--- never applied twice.
+-- Telegram redelivers updates; an update recorded in the same transaction as its effect is
+-- never applied twice. The key is the update id plus what identifies its content (message or
+-- callback query): Telegram may restart update ids at a random number after a quiet week, and
+-- a restarted test server starts again at its first id, so the id alone could collide.
 CREATE TABLE IF NOT EXISTS processed_updates (
-    update_id INT8 PRIMARY KEY,
+    update_key TEXT PRIMARY KEY,
     processed_at TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 
