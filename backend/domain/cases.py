@@ -66,3 +66,5 @@ class Case:
     created_at: datetime
     activated_at: datetime | None
     closed_at: datetime | None
+    unreachable_at: datetime | None = None  # blocked the bot (403)
+    stopped_at: datetime | None = None  # asked for no more prompts (/stop)

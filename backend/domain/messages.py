@@ -25,7 +25,10 @@ class Kind(StrEnum):
     PROMPT = "prompt"  # the daily question; payload: prompt, label
     QUESTIONNAIRE = "questionnaire"  # edit the prompt message to show a step; payload: see bot
     ANSWER_CALLBACK = "answer_callback"  # answerCallbackQuery; payload: query, notice
-    REPLY = "reply"  # a text reply named by payload["text"] with payload["params"]
+    REPLY = "reply"  # a text reply named by payload["message"] with payload["params"]
+    REMINDER = "reminder"  # "today's questions are still open"; payload: prompt
+    CLOSING = "closing"  # the end of monitoring; payload: end
+    BROADCAST = "broadcast"  # a staff notice; payload: text (already in the person's language)
 
 
 NO_REGION = ""  # outbox rows for chats that belong to no case (yet)

@@ -65,3 +65,4 @@ class ServiceContext:
     clock: Clock
     languages: tuple[str, ...]  # languages with a shipped catalog
     outbox: OutboxSignal
+    send_rate: float = 30.0  # messages per second the sender may use; rounds are spread by it

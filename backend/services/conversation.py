@@ -81,6 +81,8 @@ async def _once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> boo
         if not await claim_update(conn, update.key):
             return None
         cases = await case_store.find_by_chat(conn, update.chat_id)
+        if any(case.unreachable_at for case in cases):
+            await case_store.mark_reachable(conn, update.chat_id)
         replies = _Replies(update, _language(ctx, cases, update))
         if cases:
             replies.region = cases[0].region
@@ -199,7 +201,8 @@ async def text(ctx: ServiceContext, update: ChatUpdate, message: str) -> bool:
         if not cases:
             replies.say("start_unregistered")
             return
-        open_prompts = await prompt_store.find_open_for_chat(conn, update.chat_id)
+        owned = [(case.region, case.id) for case in cases]
+        open_prompts = await prompt_store.find_open_for_cases(conn, owned)
         waiting = [p for p in open_prompts if p.step == Step.TEMPERATURE]
         if not waiting:
             if open_prompts:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import date, timedelta
 from uuid import UUID
 
 import asyncpg
 
 from backend.services.context import ServiceContext
-from backend.storage import prompts as prompt_store
+from backend.storage import rounds as round_store
 
 
 @dataclass(frozen=True)
@@ -19,22 +20,30 @@ class RoundResult:
 
 
 async def start_round(
-    ctx: ServiceContext, region_id: str, origin: str, slot: str | None = None
+    ctx: ServiceContext,
+    region_id: str,
+    origin: str,
+    slot: str | None = None,
+    local_date: date | None = None,
 ) -> RoundResult:
     """Create a round and its prompts in one transaction, then wake the sender.
 
-    Scheduled rounds name their slot ("09:00") so a double fire creates them once; a round
-    started by staff gets a slot of its own, so it always sends.
+    Scheduled rounds name their slot ("09:00") and local date, so a double fire or a second
+    instance creates them once; a round started by staff gets a slot of its own and always
+    sends.
     """
     region = ctx.regions.require(region_id)
-    local_date = region.local_date(ctx.clock.now())
+    local_date = local_date or region.local_date(ctx.clock.now())
     slot = slot or f"staff-{uuid.uuid4().hex[:12]}"
+    spacing = timedelta(seconds=1 / ctx.send_rate)
 
     async def create(conn: asyncpg.Connection) -> RoundResult:
-        round_id = await prompt_store.insert_round(conn, region.id, local_date, slot, origin)
+        round_id = await round_store.insert_round(
+            conn, region.id, local_date, slot, origin, ctx.clock.now()
+        )
         if round_id is None:
             return RoundResult(round_id=None, prompts=0)
-        count = await prompt_store.expand_round(conn, region.id, round_id, local_date)
+        count = await round_store.expand_round(conn, region.id, round_id, local_date, spacing)
         return RoundResult(round_id=round_id, prompts=count)
 
     result = await ctx.db.transaction(create)

@@ -7,7 +7,7 @@ staff member may see, so scoping lives in the SQL, not only in handlers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from uuid import UUID
 
 import asyncpg
@@ -16,7 +16,7 @@ from backend.domain.cases import Case, NewCase
 
 _COLUMNS = """
     region, id, kind, status, quarantine_start, quarantine_end, language, staff_reference,
-    chat_id, created_at, activated_at, closed_at
+    chat_id, created_at, activated_at, closed_at, unreachable_at, stopped_at
 """
 
 
@@ -34,6 +34,8 @@ def _case(row: asyncpg.Record) -> Case:
         created_at=row["created_at"],
         activated_at=row["activated_at"],
         closed_at=row["closed_at"],
+        unreachable_at=row["unreachable_at"],
+        stopped_at=row["stopped_at"],
     )
 
 
@@ -140,3 +142,58 @@ async def bind_chat(
         now,
     )
     return _case(rows[0]) if rows else None
+
+
+async def close_finished(
+    conn: asyncpg.Connection,
+    region: str,
+    today: date,
+    include_today: bool,
+    now: datetime,
+    priority: int,
+    kind: str,
+) -> int:
+    """Close cases whose quarantine has ended (today's too when ``include_today``) and enqueue
+    a closing message for each activated, reachable one. Returns the cases closed."""
+    rows = await conn.fetch(
+        """
+        WITH closed AS (
+            UPDATE cases SET status = 'closed', closed_at = $4
+            WHERE region = $1 AND status IN ('registered', 'active')
+              AND (quarantine_end < $2 OR (quarantine_end = $2 AND $3))
+            RETURNING region, id, chat_id, language, unreachable_at, quarantine_end
+        ),
+        told AS (
+            INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload)
+            SELECT region, 'closing:' || id::TEXT, $5, $6, chat_id, language,
+                   jsonb_build_object('end', quarantine_end::TEXT)
+            FROM closed WHERE chat_id IS NOT NULL AND unreachable_at IS NULL
+            ON CONFLICT (region, dedup_key) DO NOTHING
+        )
+        SELECT count(*) AS n FROM closed
+        """,
+        region,
+        today,
+        include_today,
+        now,
+        priority,
+        kind,
+    )
+    return rows[0]["n"]
+
+
+async def mark_unreachable(conn: asyncpg.Connection, chat_id: int) -> int:
+    """The person blocked the bot: no more prompts, reminders or broadcasts to this chat."""
+    status = await conn.execute(
+        "UPDATE cases SET unreachable_at = now() WHERE chat_id = $1 AND unreachable_at IS NULL",
+        chat_id,
+    )
+    return int(status.split()[-1])
+
+
+async def mark_reachable(conn: asyncpg.Connection, chat_id: int) -> None:
+    """The person wrote to the bot again, so they have unblocked it."""
+    await conn.execute(
+        "UPDATE cases SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
+        chat_id,
+    )

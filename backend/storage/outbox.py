@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -102,44 +102,113 @@ async def claim_due(
 # several instances, whose own clocks may disagree.
 
 
-async def mark_sent(conn: asyncpg.Connection, row: OutboxRow, message_id: int | None) -> None:
+@dataclass
+class BatchResult:
+    """What happened to a claimed batch, written back in one transaction."""
+
+    sent: list[tuple[OutboxRow, int | None]] = field(default_factory=list)  # with message id
+    failed: list[tuple[OutboxRow, str, str]] = field(default_factory=list)  # failure, error
+    later: list[tuple[OutboxRow, float, str, bool]] = field(
+        default_factory=list
+    )  # delay, why, refund
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.failed) + len(self.later)
+
+
+async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
+    """Record a batch's results set-based: three statements whatever its size."""
+    if result.sent:
+        await conn.execute(
+            """
+            UPDATE outbox o SET sent_at = now(), sent_message_id = v.message_id,
+                                claimed_until = NULL
+            FROM unnest($1::TEXT[], $2::UUID[], $3::INT8[]) AS v(region, id, message_id)
+            WHERE o.region = v.region AND o.id = v.id
+            """,
+            [row.region for row, _ in result.sent],
+            [row.id for row, _ in result.sent],
+            [message_id for _, message_id in result.sent],
+        )
+    if result.failed:
+        await conn.execute(
+            """
+            UPDATE outbox o SET failed_at = now(), failure = v.failure, last_error = v.error,
+                                claimed_until = NULL
+            FROM unnest($1::TEXT[], $2::UUID[], $3::TEXT[], $4::TEXT[])
+                 AS v(region, id, failure, error)
+            WHERE o.region = v.region AND o.id = v.id
+            """,
+            [row.region for row, _, _ in result.failed],
+            [row.id for row, _, _ in result.failed],
+            [failure for _, failure, _ in result.failed],
+            [error[:500] for _, _, error in result.failed],
+        )
+    if result.later:
+        # A refunded attempt (a pacing deferral, a 429) was not the message's fault.
+        await conn.execute(
+            """
+            UPDATE outbox o SET not_before = now() + v.delay * INTERVAL '1 second',
+                                last_error = v.error, claimed_until = NULL,
+                                attempts = o.attempts - v.refund
+            FROM unnest($1::TEXT[], $2::UUID[], $3::FLOAT8[], $4::TEXT[], $5::INT4[])
+                 AS v(region, id, delay, error, refund)
+            WHERE o.region = v.region AND o.id = v.id
+            """,
+            [row.region for row, *_ in result.later],
+            [row.id for row, *_ in result.later],
+            [delay for _, delay, _, _ in result.later],
+            [error[:500] for _, _, error, _ in result.later],
+            [int(refund) for *_, refund in result.later],
+        )
+
+
+async def fail_chat(conn: asyncpg.Connection, chat_id: int, failure: str) -> int:
+    """Give up every pending message to a chat (it blocked the bot); return how many."""
+    status = await conn.execute(
+        """
+        UPDATE outbox SET failed_at = now(), failure = $2, last_error = $2, claimed_until = NULL
+        WHERE chat_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+        """,
+        chat_id,
+        failure,
+    )
+    return int(status.split()[-1])
+
+
+async def move_chat(conn: asyncpg.Connection, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup: remember the new id and redirect pending messages."""
     await conn.execute(
         """
-        UPDATE outbox SET sent_at = now(), sent_message_id = $3, claimed_until = NULL
-        WHERE region = $1 AND id = $2
+        INSERT INTO chat_migrations (old_chat_id, new_chat_id) VALUES ($1, $2)
+        ON CONFLICT (old_chat_id) DO UPDATE SET new_chat_id = excluded.new_chat_id,
+                                                migrated_at = now()
         """,
-        row.region,
-        row.id,
-        message_id,
+        old_chat_id,
+        new_chat_id,
+    )
+    await conn.execute(
+        """
+        UPDATE outbox SET chat_id = $2, claimed_until = NULL
+        WHERE chat_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+        """,
+        old_chat_id,
+        new_chat_id,
     )
 
 
-async def mark_failed(conn: asyncpg.Connection, row: OutboxRow, reason: str) -> None:
-    """Give up on a message for good (e.g. 400 Bad Request, 403 blocked)."""
-    await conn.execute(
+async def release_foreign_claims(conn: asyncpg.Connection, worker: str) -> int:
+    """Free rows claimed by other senders. Only the lease holder sends, so when it takes over,
+    claims by anyone else belong to a sender that is gone."""
+    status = await conn.execute(
         """
-        UPDATE outbox SET failed_at = now(), last_error = $3, claimed_until = NULL
-        WHERE region = $1 AND id = $2
+        UPDATE outbox SET claimed_until = NULL
+        WHERE claimed_until IS NOT NULL AND claimed_by <> $1
+          AND sent_at IS NULL AND failed_at IS NULL
         """,
-        row.region,
-        row.id,
-        reason[:500],
+        worker,
     )
-
-
-async def retry_later(
-    conn: asyncpg.Connection, row: OutboxRow, delay: timedelta, reason: str
-) -> None:
-    await conn.execute(
-        """
-        UPDATE outbox SET not_before = now() + $3::INTERVAL, last_error = $4, claimed_until = NULL
-        WHERE region = $1 AND id = $2
-        """,
-        row.region,
-        row.id,
-        delay,
-        reason[:500],
-    )
+    return int(status.split()[-1])
 
 
 async def pending_count(conn: asyncpg.Connection) -> int:

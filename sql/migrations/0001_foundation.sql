@@ -93,6 +93,9 @@ CREATE TABLE IF NOT EXISTS rounds (
 
 -- A prompt is the question put to one case in one round. It also holds the half-answered
 -- questionnaire (step + draft), so progress survives restarts and any instance can continue.
+-- A prompt is open while it is unanswered and the newest of its case: a new round closes the
+-- earlier prompts without touching them, which keeps a round of a million cases a pure insert.
+-- No foreign keys here for the same reason: rounds insert prompts only from existing cases.
 CREATE TABLE IF NOT EXISTS prompts (
     region TEXT NOT NULL,
     id UUID NOT NULL DEFAULT gen_random_uuid(),
@@ -101,20 +104,16 @@ CREATE TABLE IF NOT EXISTS prompts (
     chat_id INT8 NOT NULL,
     local_date DATE NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    superseded_at TIMESTAMPTZ,
     answered_at TIMESTAMPTZ,
     step TEXT NOT NULL DEFAULT 'ask',
     draft JSONB NOT NULL DEFAULT '{}',
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (region, id),
-    UNIQUE (region, round_id, case_id),
-    FOREIGN KEY (region, round_id) REFERENCES rounds (region, id),
-    FOREIGN KEY (region, case_id) REFERENCES cases (region, id)
+    PRIMARY KEY (region, id)
 );
 
-CREATE INDEX IF NOT EXISTS prompts_open_by_case ON prompts (region, case_id) WHERE superseded_at IS NULL;
+CREATE INDEX IF NOT EXISTS prompts_by_case ON prompts (region, case_id, created_at);
 
-CREATE INDEX IF NOT EXISTS prompts_open_by_chat ON prompts (chat_id, updated_at) WHERE superseded_at IS NULL AND answered_at IS NULL;
+CREATE INDEX IF NOT EXISTS prompts_by_round ON prompts (region, round_id);
 
 CREATE TABLE IF NOT EXISTS diary_entries (
     region TEXT NOT NULL,

@@ -1,0 +1,164 @@
+"""Broadcasts: a staff notice and its deliveries, which are outbox rows expanded in SQL."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.messages import Kind
+
+
+@dataclass(frozen=True)
+class Broadcast:
+    id: UUID
+    regions: tuple[str, ...]
+    urgent: bool
+    created_at: datetime
+    cancelled_at: datetime | None
+    total: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    total: int
+    sent: int
+    failed: int
+    blocked: int
+    cancelled: int
+    pending: int
+    first_sent_at: datetime | None
+    last_done_at: datetime | None
+
+
+async def insert(
+    conn: asyncpg.Connection,
+    created_by: UUID,
+    regions: list[str],
+    texts: dict[str, str],
+    filter: dict[str, Any],
+    urgent: bool,
+) -> UUID:
+    rows = await conn.fetch(
+        """
+        INSERT INTO broadcasts (created_by, regions, texts, filter, urgent)
+        VALUES ($1, $2::JSONB, $3::JSONB, $4::JSONB, $5) RETURNING id
+        """,
+        created_by,
+        json.dumps(regions),
+        json.dumps(texts),
+        json.dumps(filter),
+        urgent,
+    )
+    return rows[0]["id"]
+
+
+async def expand(
+    conn: asyncpg.Connection,
+    broadcast_id: UUID,
+    regions: list[str],
+    texts: dict[str, str],
+    kind: str | None,
+    urgent: bool,
+    priority: int,
+) -> int:
+    """One message per chat of every monitored case in ``regions`` (households get one), in
+    the person's language, else the region's default. People who used /stop get urgent
+    notices only; people who blocked the bot get nothing. Returns the deliveries created."""
+    status = await conn.execute(
+        """
+        INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload,
+                            broadcast_id)
+        SELECT DISTINCT ON (c.chat_id)
+               c.region, 'broadcast:' || $1::UUID::TEXT || ':' || c.chat_id::TEXT, $6, $7,
+               c.chat_id,
+               CASE WHEN $3::JSONB ? c.language THEN c.language ELSE r.default_language END,
+               jsonb_build_object('text', coalesce($3::JSONB ->> c.language,
+                                                   $3::JSONB ->> r.default_language)),
+               $1::UUID
+        FROM cases c JOIN regions r ON r.id = c.region
+        WHERE c.region = ANY($2::TEXT[]) AND c.status = 'active' AND c.chat_id IS NOT NULL
+          AND c.unreachable_at IS NULL AND (c.stopped_at IS NULL OR $5)
+          AND ($4::TEXT IS NULL OR c.kind = $4)
+        ORDER BY c.chat_id, c.created_at
+        ON CONFLICT (region, dedup_key) DO NOTHING
+        """,
+        broadcast_id,
+        regions,
+        json.dumps(texts),
+        kind,
+        urgent,
+        priority,
+        Kind.BROADCAST.value,
+    )
+    total = int(status.split()[-1])
+    await conn.execute("UPDATE broadcasts SET total = $2 WHERE id = $1", broadcast_id, total)
+    return total
+
+
+async def get(conn: asyncpg.Connection, broadcast_id: UUID) -> Broadcast | None:
+    rows = await conn.fetch(
+        "SELECT id, regions, urgent, created_at, cancelled_at, total FROM broadcasts WHERE id = $1",
+        broadcast_id,
+    )
+    if not rows:
+        return None
+    row = rows[0]
+    return Broadcast(
+        id=row["id"],
+        regions=tuple(json.loads(row["regions"])),
+        urgent=row["urgent"],
+        created_at=row["created_at"],
+        cancelled_at=row["cancelled_at"],
+        total=row["total"],
+    )
+
+
+async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
+    rows = await conn.fetch(
+        """
+        SELECT count(*) AS total,
+               count(sent_at) AS sent,
+               sum(CASE WHEN failure IN ('blocked', 'cancelled') OR failed_at IS NULL
+                        THEN 0 ELSE 1 END) AS failed,
+               sum(CASE WHEN failure = 'blocked' THEN 1 ELSE 0 END) AS blocked,
+               sum(CASE WHEN failure = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+               sum(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS pending,
+               min(sent_at) AS first_sent_at,
+               max(coalesce(sent_at, failed_at)) AS last_done_at
+        FROM outbox WHERE broadcast_id = $1
+        """,
+        broadcast_id,
+    )
+    row = rows[0]
+    return Progress(
+        total=row["total"],
+        sent=row["sent"],
+        failed=row["failed"] or 0,
+        blocked=row["blocked"] or 0,
+        cancelled=row["cancelled"] or 0,
+        pending=row["pending"] or 0,
+        first_sent_at=row["first_sent_at"],
+        last_done_at=row["last_done_at"],
+    )
+
+
+async def cancel(conn: asyncpg.Connection, broadcast_id: UUID) -> int:
+    """Stop what has not been sent (a message already on its way may still arrive)."""
+    await conn.execute(
+        "UPDATE broadcasts SET cancelled_at = now() WHERE id = $1 AND cancelled_at IS NULL",
+        broadcast_id,
+    )
+    status = await conn.execute(
+        """
+        UPDATE outbox SET failed_at = now(), failure = 'cancelled', last_error = 'cancelled'
+        WHERE broadcast_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+          AND (claimed_until IS NULL OR claimed_until < now())
+        """,
+        broadcast_id,
+    )
+    return int(status.split()[-1])

@@ -1,0 +1,142 @@
+"""Rounds (one sending of the daily prompt in a region), their expansion, and reminders.
+
+Everything here is set-based: a round of a million cases is one INSERT ... SELECT, never a
+Python loop over rows.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.messages import Kind, Priority
+
+
+async def insert_round(
+    conn: asyncpg.Connection,
+    region: str,
+    local_date: date,
+    slot: str,
+    origin: str,
+    now: datetime,
+) -> UUID | None:
+    """Create the round, or return None if this (region, date, slot) was already created."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO rounds (region, local_date, slot, origin, created_at)
+        VALUES ($1, $2, $3, $4, $5)
+        ON CONFLICT (region, local_date, slot) DO NOTHING
+        RETURNING id
+        """,
+        region,
+        local_date,
+        slot,
+        origin,
+        now,
+    )
+    return rows[0]["id"] if rows else None
+
+
+async def expand_round(
+    conn: asyncpg.Connection, region: str, round_id: UUID, local_date: date, spacing: timedelta
+) -> int:
+    """Create a prompt and its outbox message for every case due one; return how many.
+
+    One statement. The messages are spread ``spacing`` apart (the sender's pace), so that a big
+    round does not arrive at the sender as one burst competing with alerts.
+    """
+    status = await conn.execute(
+        """
+        WITH due AS (
+            SELECT gen_random_uuid() AS prompt_id, region, id AS case_id, chat_id, language,
+                   ($3::DATE - quarantine_start) + 1 AS day,
+                   (quarantine_end - quarantine_start) + 1 AS days,
+                   row_number() OVER () - 1 AS position
+            FROM cases
+            WHERE region = $1 AND status = 'active' AND chat_id IS NOT NULL
+              AND unreachable_at IS NULL AND stopped_at IS NULL
+              AND quarantine_start <= $3 AND quarantine_end >= $3
+        ),
+        prompted AS (
+            INSERT INTO prompts (region, id, round_id, case_id, chat_id, local_date)
+            SELECT region, prompt_id, $2, case_id, chat_id, $3 FROM due
+        )
+        INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload,
+                            not_before)
+        SELECT region, 'prompt:' || prompt_id::TEXT, $4, $5, chat_id, language,
+               jsonb_build_object('prompt', prompt_id::TEXT, 'day', day, 'days', days,
+                                  'date', $3::DATE::TEXT),
+               now() + position * $6::INTERVAL
+        FROM due
+        """,
+        region,
+        round_id,
+        local_date,
+        int(Priority.PROMPT),
+        Kind.PROMPT.value,
+        spacing,
+    )
+    return int(status.split()[-1])
+
+
+async def rounds_due_for_reminders(
+    conn: asyncpg.Connection, region: str, after: timedelta, now: datetime
+) -> list[UUID]:
+    """Scheduled rounds at least ``after`` old (but under a day) without reminders yet."""
+    rows = await conn.fetch(
+        """
+        SELECT id FROM rounds
+        WHERE region = $1 AND reminded_at IS NULL AND origin = 'schedule'
+          AND created_at <= $3::TIMESTAMPTZ - $2::INTERVAL
+          AND created_at > $3::TIMESTAMPTZ - INTERVAL '1 day'
+        """,
+        region,
+        after,
+        now,
+    )
+    return [row["id"] for row in rows]
+
+
+async def enqueue_reminders(
+    conn: asyncpg.Connection, region: str, round_id: UUID, now: datetime
+) -> int:
+    """One reminder per chat for the round's unanswered open prompts; never two per case
+    within 12 hours. Marks prompts, cases and the round; returns the messages enqueued."""
+    status = await conn.execute(
+        """
+        WITH due AS (
+            UPDATE prompts p SET reminded_at = $5
+            FROM cases c
+            WHERE p.region = $1 AND p.round_id = $2 AND p.answered_at IS NULL
+              AND p.reminded_at IS NULL
+              AND c.region = p.region AND c.id = p.case_id AND c.status = 'active'
+              AND c.unreachable_at IS NULL AND c.stopped_at IS NULL
+              AND (c.reminded_at IS NULL OR c.reminded_at < $5::TIMESTAMPTZ - INTERVAL '12 hours')
+              AND NOT EXISTS (SELECT 1 FROM prompts n
+                              WHERE n.region = p.region AND n.case_id = p.case_id
+                                AND n.created_at > p.created_at)
+            RETURNING p.region, p.id, p.case_id, p.chat_id, c.language
+        ),
+        marked AS (
+            UPDATE cases c SET reminded_at = $5
+            FROM due WHERE c.region = due.region AND c.id = due.case_id
+            RETURNING c.id
+        )
+        INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload)
+        SELECT region, 'reminder:' || $2::TEXT || ':' || chat_id::TEXT, $3, $4, chat_id,
+               language, jsonb_build_object('prompt', id::TEXT)
+        FROM due
+        ON CONFLICT (region, dedup_key) DO NOTHING
+        """,
+        region,
+        round_id,
+        int(Priority.PROMPT),
+        Kind.REMINDER.value,
+        now,
+    )
+    await conn.execute(
+        "UPDATE rounds SET reminded_at = $3 WHERE region = $1 AND id = $2", region, round_id, now
+    )
+    return int(status.split()[-1])
