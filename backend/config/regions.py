@@ -36,6 +36,7 @@ class _RegionModel(BaseModel):
     prompt_times: list[str] = Field(min_length=1, max_length=6)
     authority_chat_id: int | None = None
     activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
+    reminder_after_minutes: int = Field(default=180, ge=15, le=12 * 60)
 
     @field_validator("timezone")
     @classmethod
@@ -80,6 +81,7 @@ class _RegionModel(BaseModel):
             prompt_times=tuple(sorted(time.fromisoformat(t) for t in self.prompt_times)),
             authority_chat_id=self.authority_chat_id,
             activation_code_hours=self.activation_code_hours,
+            reminder_after_minutes=self.reminder_after_minutes,
         )
 
 

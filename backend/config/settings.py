@@ -37,6 +37,10 @@ class Settings:
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     sender_poll_seconds: float = 2.0
+    send_rate: float = 30.0  # messages per second overall
+    paid_broadcast: bool = False  # allow_paid_broadcast: up to 1000/s, paid per message
+    round_grace_minutes: int = 120  # a round missed by downtime is sent this much later at most
+    regions_reload_seconds: int = 60  # how often the regions file is checked for changes
 
     @property
     def sandbox(self) -> bool:
@@ -72,6 +76,9 @@ class Settings:
                 "DIARY_TELEGRAM_TOKEN does not look like a bot token (digits, a colon, then "
                 "letters, digits, _ or -)."
             )
+        paid = env.flag("DIARY_PAID_BROADCAST")
+        # Telegram: about 30 messages/s for free, up to 1000/s with paid broadcasts.
+        send_rate = env.number("DIARY_SEND_RATE", 1000 if paid else 30, 1, 1000 if paid else 30)
         regions_file = env.path("DIARY_REGIONS_FILE", DEFAULT_REGIONS_FILE)
         if not regions_file.is_file():
             raise SettingsError(
@@ -95,6 +102,10 @@ class Settings:
             log_level=env.choice(
                 "DIARY_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            send_rate=send_rate,
+            paid_broadcast=paid,
+            round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 0, 24 * 60),
+            regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
         )
 
 
@@ -141,6 +152,22 @@ class _Env:
         if not value.isdigit() or not 0 <= int(value) <= 65535:
             raise SettingsError(f"{name} must be a port number from 0 to 65535, not {value!r}.")
         return int(value)
+
+    def number(self, name: str, default: int, low: int, high: int) -> int:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if not value.isdigit() or not low <= int(value) <= high:
+            raise SettingsError(
+                f"{name} must be a whole number from {low} to {high}, not {value!r}."
+            )
+        return int(value)
+
+    def flag(self, name: str) -> bool:
+        value = (self.raw(name) or "false").lower()
+        if value not in ("true", "false", "1", "0", "yes", "no"):
+            raise SettingsError(f"{name} must be true or false, not {value!r}.")
+        return value in ("true", "1", "yes")
 
     def choice(self, name: str, options: tuple[str, ...], default: str, upper: bool = False) -> str:
         value = self.raw(name)

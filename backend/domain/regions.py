@@ -6,6 +6,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+# Closing messages ("your monitoring has ended") go out only in the daytime.
+CLOSING_EARLIEST = time(8, 0)
+CLOSING_LATEST = time(20, 0)
+
 
 @dataclass(frozen=True)
 class Region:
@@ -16,6 +20,21 @@ class Region:
     prompt_times: tuple[time, ...]  # local wall-clock times, sorted
     authority_chat_id: int | None = None
     activation_code_hours: int = 72
+    reminder_after_minutes: int = 180  # one reminder if a prompt is unanswered this long
+
+    @property
+    def reminder_after(self) -> timedelta:
+        return timedelta(minutes=self.reminder_after_minutes)
+
+    @property
+    def closing_time(self) -> time:
+        """When the last day's closing message goes out: an hour after the last prompt, but
+        always inside 08:00-20:00 local time, when a message does not wake anyone."""
+        last = datetime.combine(date(2000, 1, 1), self.prompt_times[-1]) + timedelta(hours=1)
+        return min(max(last.time(), CLOSING_EARLIEST), CLOSING_LATEST)
+
+    def may_send_closing(self, instant: datetime) -> bool:
+        return CLOSING_EARLIEST <= instant.astimezone(self.zone).time() < CLOSING_LATEST
 
     @property
     def zone(self) -> ZoneInfo:
@@ -41,3 +60,19 @@ class Region:
                 if candidate > local:
                     return candidate
         raise ValueError(f"region {self.id} has no prompt times")
+
+    def recent_slots(self, instant: datetime, within: timedelta) -> list[tuple[date, time]]:
+        """Prompt slots (local date, time) that fell due in the ``within`` before ``instant``.
+
+        These are the rounds that should exist by now; a missing one (downtime, a failed
+        transaction) is created late, but never one older than ``within``.
+        """
+        local = instant.astimezone(self.zone)
+        slots = []
+        for days in range(-((within.days or 0) + 1), 1):
+            day = local.date() + timedelta(days=days)
+            for at in self.prompt_times:
+                due = datetime.combine(day, at, tzinfo=self.zone)
+                if instant - within < due <= instant:
+                    slots.append((day, at))
+        return slots

@@ -3,13 +3,34 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
-from backend.services.context import RegionDirectory
+from backend.config.regions import RegionsFileError, load_regions
+from backend.services.context import RegionDirectory, ServiceContext
 from backend.storage.database import Database
 from backend.storage.migrations import check_schema, migrate
 from backend.storage.regions import upsert_regions
 
 log = logging.getLogger(__name__)
+
+
+async def reload_regions(ctx: ServiceContext, path: Path) -> bool:
+    """Read the regions file again; apply it if valid, else keep the running configuration.
+
+    Returns True when the regions changed. A broken file is logged with its one-sentence
+    reason and never takes a running service down.
+    """
+    try:
+        regions = load_regions(path)
+    except RegionsFileError as error:
+        log.error("regions file not reloaded: %s", error)
+        return False
+    if {r.id: r for r in ctx.regions} == regions:
+        return False
+    await ctx.db.transaction(upsert_regions, list(regions.values()))
+    ctx.regions.replace(regions)
+    log.info("regions file reloaded: %d regions", len(regions))
+    return True
 
 
 async def prepare_database(
