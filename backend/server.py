@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -20,11 +21,13 @@ from backend.config.settings import Settings
 from backend.domain.clock import Clock, SystemClock
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
+from backend.scheduling.scheduler import RegionalScheduler
 from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
 from backend.services.setup import prepare_database
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from bot.runtime import BotEndpoint, BotIdentity, running_bot, running_sender
+from bot.sender import OutboxSender
 from bot.webhook import webhook_handler
 
 log = logging.getLogger(__name__)
@@ -32,15 +35,20 @@ log = logging.getLogger(__name__)
 SANDBOX_TOKEN = "1000000001:SANDBOX-local-token-not-for-telegram"
 
 
-class _Running:
-    """The PTB application once started (the webhook route is added before it exists)."""
+class Running:
+    """What runs once the service has started (the webhook route is added before it exists);
+    found on the app under ``RUNNING``."""
 
     application: Application | None = None
+    sender: OutboxSender | None = None
 
     def get(self) -> Application:
         if self.application is None:
             raise web.HTTPServiceUnavailable(text="the bot is starting")
         return self.application
+
+
+RUNNING = web.AppKey("running", Running)
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> ServiceContext:
@@ -51,6 +59,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> ServiceCont
         clock=clock or SystemClock(),
         languages=catalogs.languages,
         outbox=OutboxSignal(),
+        send_rate=settings.send_rate,
     )
 
 
@@ -77,14 +86,22 @@ async def open_database(
 
 
 def create_app(
-    settings: Settings, *, clock: Clock | None = None, catalogs: Catalogs | None = None
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    catalogs: Catalogs | None = None,
+    schedule: bool = True,
 ) -> web.Application:
-    """The whole service as one aiohttp application: API, bot and sender."""
+    """The whole service as one aiohttp application: API, bot, sender and regional schedules.
+
+    ``schedule=False`` leaves the schedules out (tests that drive rounds themselves).
+    """
     catalogs = catalogs or shipped_catalogs()
     ctx = build_context(settings, clock)
     identity = BotIdentity()
-    running = _Running()
+    running = Running()
     app = create_api(ctx, identity.deep_link)
+    app[RUNNING] = running
     if settings.webhook_url and settings.webhook_secret:
         path = urlsplit(settings.webhook_url).path or "/"
         app.router.add_post(path, webhook_handler(running.get, settings.webhook_secret))
@@ -105,12 +122,33 @@ def create_app(
                 webhook_secret=settings.webhook_secret,
             ) as application:
                 running.application = application
-                async with running_sender(application, ctx, catalogs, settings.sender_poll_seconds):
+                async with running_sender(
+                    application,
+                    ctx,
+                    catalogs,
+                    paid_broadcast=settings.paid_broadcast,
+                    poll_seconds=settings.sender_poll_seconds,
+                ) as sender:
+                    running.sender = sender
                     yield
+                running.sender = None
                 running.application = None
+
+    async def scheduling(_: web.Application) -> AsyncIterator[None]:
+        scheduler = RegionalScheduler(
+            ctx,
+            grace=timedelta(minutes=settings.round_grace_minutes),
+            regions_file=settings.regions_file,
+            reload_seconds=settings.regions_reload_seconds,
+        )
+        scheduler.start()
+        yield
+        scheduler.shutdown()
 
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(bot)
+    if schedule:
+        app.cleanup_ctx.append(scheduling)
     return app
 
 

@@ -10,7 +10,7 @@ from backend.domain.clock import Clock
 from backend.domain.messages import Kind
 from backend.i18n import Catalogs
 from backend.storage.outbox import OutboxRow
-from bot.texts import NOTICES, REPLIES
+from bot.texts import NOTICES, REPLIES, closing, notice, reminder
 from bot.views import question_view
 
 
@@ -50,12 +50,18 @@ class Renderer:
                 },
             )
         if row.kind == Kind.ANSWER_CALLBACK:
-            notice = NOTICES.get(p.get("notice") or "")
+            message = NOTICES.get(p.get("notice") or "")
             return BotCall(
                 "answerCallbackQuery",
-                {"callback_query_id": p["query"], "text": t.gettext(notice) if notice else None},
+                {"callback_query_id": p["query"], "text": t.gettext(message) if message else None},
             )
         if row.kind == Kind.REPLY and p.get("message") in REPLIES:
             text = REPLIES[p["message"]](t, p.get("params") or {}, now)
             return BotCall("sendMessage", {"chat_id": row.chat_id, "text": text})
+        if row.kind == Kind.REMINDER:
+            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": reminder(t)})
+        if row.kind == Kind.CLOSING:
+            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": closing(t, p)})
+        if row.kind == Kind.BROADCAST:
+            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": notice(t, p)})
         raise UnknownMessage(f"cannot render outbox kind {row.kind!r}")

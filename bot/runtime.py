@@ -11,7 +11,6 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import timedelta
 
 from telegram import BotCommand
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -142,20 +141,32 @@ async def running_bot(
 
 @contextlib.asynccontextmanager
 async def running_sender(
-    application: Application, ctx: ServiceContext, catalogs: Catalogs, poll_seconds: float = 2.0
+    application: Application,
+    ctx: ServiceContext,
+    catalogs: Catalogs,
+    *,
+    paid_broadcast: bool = False,
+    poll_seconds: float = 2.0,
 ) -> AsyncIterator[OutboxSender]:
     sender = OutboxSender(
         ctx.db,
         application.bot,
         Renderer(catalogs, ctx.clock),
         ctx.outbox,
-        lease=timedelta(seconds=60),
+        rate=ctx.send_rate,
+        paid_broadcast=paid_broadcast,
         poll_seconds=poll_seconds,
     )
     task = asyncio.create_task(sender.run(), name="outbox-sender")
     try:
         yield sender
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        # Let the batch in hand finish and be recorded: cancelling it half-way would send it
+        # again after a restart.
+        sender.stop()
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            log.warning("the sender did not stop within 10 s; cancelled")
+        except asyncio.CancelledError:
+            pass

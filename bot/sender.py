@@ -1,12 +1,22 @@
-"""The outbox sender: claims due messages, sends them through the Bot API, records the result.
+"""The outbox sender: claims due messages, sends them within Telegram's limits, records results.
+
+Only one sender talks to Telegram at a time (a lease in the database), so the flood limits
+are one budget however many instances run; another instance takes over when the lease runs
+out. The sender claims small batches in priority order (alerts, replies, prompts, broadcasts),
+so a long broadcast never holds an alert back for more than a fraction of a second, and it
+sends one chain per chat concurrently, each chat's messages in order.
 
 Telegram's answers decide what happens to a message:
-- accepted: marked sent (with its message id);
-- 429 RetryAfter: the whole sender pauses for ``retry_after`` (Telegram's limit is per bot,
-  not per chat), the message is due again after the pause;
-- 403 Forbidden (blocked by the user) and 400 Bad Request: permanent, marked failed;
-- an edit that changes nothing: counts as sent;
-- network errors, timeouts, 5xx: retried with exponential backoff, failed after a while.
+- accepted, or an edit that changes nothing: sent;
+- 429 RetryAfter: everything pauses for ``retry_after`` (the limit is per bot), then resumes;
+- 403 Forbidden: the person blocked the bot; the chat is marked unreachable and nothing more
+  is sent to it;
+- a group migrated to a supergroup: the new chat id is stored and the message resent;
+- 400 Bad Request: failed for good, with Telegram's reason;
+- network errors, timeouts, 5xx: retried with exponential backoff, given up after a while.
+
+Delivery is at least once: results are written per batch, so a crash re-sends at most one
+batch.
 """
 
 from __future__ import annotations
@@ -16,7 +26,8 @@ import logging
 import socket
 import uuid
 import warnings
-from collections.abc import Awaitable, Callable
+from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 import asyncpg
@@ -25,14 +36,21 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from backend.services.context import OutboxSignal
+from backend.storage import cases as case_store
+from backend.storage import leases
 from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
-from backend.storage.outbox import OutboxRow
-from bot.render import Renderer, UnknownMessage
+from backend.storage.outbox import BatchResult, OutboxRow
+from bot.pacing import Pacer
+from bot.render import BotCall, Renderer, UnknownMessage
 
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 8
+LEASE_NAME = "sender"
+INLINE_WAIT = 1.5  # wait this long for a chat's turn within a batch; defer longer waits
+IN_FLIGHT = 64  # concurrent Bot API requests (PTB's connection pool is sized to match)
+DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 
 class OutboxSender:
@@ -43,114 +61,239 @@ class OutboxSender:
         renderer: Renderer,
         signal: OutboxSignal,
         *,
-        batch: int = 50,
-        lease: timedelta = timedelta(seconds=60),
+        rate: float = 30.0,
+        paid_broadcast: bool = False,
+        batch: int | None = None,
+        claim_lease: timedelta = timedelta(seconds=60),
+        leader_ttl: timedelta = timedelta(seconds=15),
         poll_seconds: float = 2.0,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         self.db = db
         self.bot = bot
         self.renderer = renderer
         self.signal = signal
-        self.batch = batch
-        self.lease = lease
+        self.pacer = Pacer(rate)
+        self.paid_broadcast = paid_broadcast
+        # About a quarter second of sending per batch: small enough that an alert committed
+        # meanwhile goes out in the next batch, large enough to keep database round trips few.
+        self.batch = batch or max(1, int(rate / 4))
+        self.claim_lease = claim_lease
+        self.leader_ttl = leader_ttl
         self.poll_seconds = poll_seconds
-        self.sleep = sleep  # injectable, so tests see a 429 pause without waiting it out
+        self._stopping = asyncio.Event()
+        self._idle = asyncio.Condition()
+        self._idle_rounds = 0  # times the sender found nothing due
         self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
-        self.sent = 0
-        self.failed = 0
+        self.leading = False
+        self._in_flight = asyncio.Semaphore(IN_FLIGHT)
+        self.counts: defaultdict[str, int] = defaultdict(int)  # sent, failed, 429, ...
 
     async def run(self) -> None:
-        """Send until cancelled."""
-        while True:
+        """Send until stopped; wait as a standby while another instance holds the lease."""
+        try:
+            while not self._stopping.is_set():
+                try:
+                    if not await self.lead():
+                        await self._rest(self.leader_ttl.total_seconds() / 3)
+                        continue
+                    if self.pacer.paused_for:
+                        await self._rest(self.pacer.paused_for)
+                        continue
+                    handled = await self.send_due()
+                except DB_ERRORS as error:
+                    log.warning("sender cannot reach the database: %s", type(error).__name__)
+                    await self._rest(1.0)
+                    continue
+                if not handled:
+                    async with self._idle:
+                        self._idle_rounds += 1
+                        self._idle.notify_all()
+                    await self._rest(self.poll_seconds)
+        finally:
+            await self.resign()
+
+    async def drained(self) -> None:
+        """Return once the sender has recorded everything that was due when called (tests,
+        and anyone who wants to know that a burst has gone out)."""
+        async with self._idle:
+            target = self._idle_rounds + 1
+            self.signal.notify()
+            await self._idle.wait_for(lambda: self._idle_rounds >= target)
+
+    def stop(self) -> None:
+        """Finish the batch in hand, record it, give up the lease and return from ``run``."""
+        self._stopping.set()
+        self.signal.notify()
+
+    async def _rest(self, seconds: float) -> None:
+        """Wait until new messages are signalled, ``seconds`` pass, or we are stopped."""
+        if not self._stopping.is_set():
+            await self.signal.wait(seconds)
+
+    async def lead(self) -> bool:
+        """Take or renew the sender lease. On taking over, free the claims of a sender that
+        died, so its batch goes out now rather than when its claims expire."""
+        was_leading = self.leading
+        self.leading = await self.db.transaction(
+            leases.acquire, LEASE_NAME, self.worker, self.leader_ttl
+        )
+        if self.leading and not was_leading:
+            freed = await self.db.transaction(outbox_store.release_foreign_claims, self.worker)
+            log.info("this instance sends now (%d claimed messages taken over)", freed)
+        elif was_leading and not self.leading:
+            log.warning("another instance took over sending")
+        return self.leading
+
+    async def resign(self) -> None:
+        if self.leading:
+            self.leading = False
             try:
-                delivered = await self.send_due()
-            except (OSError, asyncpg.PostgresError) as error:
-                log.warning("sender cannot reach the database: %s", type(error).__name__)
-                delivered = 0
-            if not delivered:
-                await self.signal.wait(self.poll_seconds)
+                await asyncio.shield(self.db.transaction(leases.release, LEASE_NAME, self.worker))
+            except (*DB_ERRORS, asyncio.CancelledError):
+                pass  # the lease simply expires
 
     async def send_due(self) -> int:
-        """Claim one batch and deliver it in order; return how many rows were handled."""
+        """Claim one batch, send it, record the results; return how many rows it had."""
         rows = await self.db.transaction(
-            outbox_store.claim_due, self.worker, self.batch, self.lease
+            outbox_store.claim_due, self.worker, self.batch, self.claim_lease
         )
-        for row in rows:
-            pause = await self.deliver(row)
-            if pause:
-                await self._release_rest(rows[rows.index(row) + 1 :], pause)
-                await self.sleep(pause)
-                break
+        if not rows:
+            return 0
+        chains: dict[int, list[OutboxRow]] = defaultdict(list)
+        for row in rows:  # claim order: most urgent first, then oldest
+            chains[row.chat_id].append(row)
+        result = BatchResult()
+        blocked: set[int] = set()
+        migrated: dict[int, int] = {}
+        await asyncio.gather(
+            *(self._chain(chain, result, blocked, migrated) for chain in chains.values())
+        )
+        await self.db.transaction(self._record, result, blocked, migrated)
         return len(rows)
 
-    async def deliver(self, row: OutboxRow) -> float:
-        """Send one message; return seconds to pause all sending (after a 429), else 0."""
+    @staticmethod
+    async def _record(
+        conn: asyncpg.Connection, result: BatchResult, blocked: set[int], migrated: dict[int, int]
+    ) -> None:
+        await outbox_store.finish_batch(conn, result)
+        for chat_id in blocked:
+            await case_store.mark_unreachable(conn, chat_id)
+            await outbox_store.fail_chat(conn, chat_id, "blocked")
+        for old, new in migrated.items():
+            await outbox_store.move_chat(conn, old, new)
+
+    async def _chain(
+        self,
+        rows: list[OutboxRow],
+        result: BatchResult,
+        blocked: set[int],
+        migrated: dict[int, int],
+    ) -> None:
+        """Send one chat's rows in order; stop at the first that cannot go now."""
+        for position, row in enumerate(rows):
+            try:
+                call = self.renderer.render(row)
+            except (UnknownMessage, KeyError, ValueError, TypeError) as error:
+                self._fail(result, row, "unknown", f"cannot render: {error}")
+                continue
+            delay = self.pacer.chat_delay(row.chat_id, call.method)
+            if delay > INLINE_WAIT or self.pacer.paused_for:
+                wait = max(delay, self.pacer.paused_for)
+                self._defer(result, rows[position:], wait, "waiting for the chat's turn")
+                return
+            if delay:
+                await asyncio.sleep(delay)  # real pacing, never faked
+            outcome = await self._send(row, call, result)
+            if outcome.blocked:
+                blocked.add(row.chat_id)
+                for rest in rows[position + 1 :]:
+                    self._fail(result, rest, "blocked", "Forbidden: bot was blocked by the user")
+                return
+            if outcome.migrated_to is not None:  # resend to the new chat id at once
+                migrated[row.chat_id] = outcome.migrated_to
+                self._defer(result, rows[position:], 0.0, "group migrated")
+                return
+            if outcome.wait is not None:  # this row waits: the rest of the chat waits behind it
+                self._defer(result, rows[position + 1 :], outcome.wait, "after an earlier message")
+                return
+
+    async def _send(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
+        """One Bot API call: record its result and say how the chat's chain goes on."""
+        if not await self.pacer.turn(row.chat_id, call.method):
+            self._defer(result, [row], self.pacer.paused_for, "paused after 429")
+            return _Next(wait=self.pacer.paused_for)
         try:
-            call = self.renderer.render(row)
-            result = await self._call(call.method, call.params)
+            async with self._in_flight:
+                answer = await self._call(call)
         except RetryAfter as error:
-            pause = _pause_of(error)
+            pause = _seconds(error)
+            self.counts["429"] += 1
             log.warning("Telegram asks to pause %.0f s (429)", pause)
-            await self._retry(row, pause, "429 Too Many Requests")
-            return pause
+            self.pacer.pause(pause)
+            self._defer(result, [row], pause, "429 Too Many Requests")
+            return _Next(wait=pause)
+        except Forbidden as error:
+            self._fail(result, row, "blocked", f"Forbidden: {error.message}")
+            return _Next(blocked=True)
+        except ChatMigrated as error:
+            log.info("a group migrated to a supergroup; resending there")
+            return _Next(migrated_to=error.new_chat_id)
         except BadRequest as error:
             if "message is not modified" in error.message.lower():
-                await self._sent(row, None)
+                result.sent.append((row, None))
             else:
-                await self._fail(row, f"400 {error.message}")
-            return 0
-        except (Forbidden, ChatMigrated) as error:
-            await self._fail(row, f"{type(error).__name__}: {error.message}")
-            return 0
-        except UnknownMessage as error:
-            await self._fail(row, str(error))
-            return 0
+                self._fail(result, row, "bad_request", f"400 {error.message}")
+            return _Next()
         except TelegramError as error:  # NetworkError, TimedOut, 5xx
-            await self._backoff(row, f"{type(error).__name__}: {error.message}")
-            return 0
-        message_id = result.message_id if isinstance(result, Message) else None
-        await self._sent(row, message_id)
-        return 0
+            reason = f"{type(error).__name__}: {error.message}"
+            if row.attempts >= MAX_ATTEMPTS:
+                self._fail(result, row, "gave_up", f"after {row.attempts} attempts: {reason}")
+                return _Next()
+            delay = min(300.0, 2.0**row.attempts)
+            self._defer(result, [row], delay, reason, refund=False)
+            return _Next(wait=delay)
+        self.counts["sent"] += 1
+        result.sent.append((row, answer.message_id if isinstance(answer, Message) else None))
+        return _Next()
 
-    async def _call(self, method: str, params: dict) -> object:
-        if method == "sendMessage":
+    async def _call(self, call: BotCall) -> object:
+        params = dict(call.params)
+        if call.method == "sendMessage":
+            if self.paid_broadcast:
+                params["allow_paid_broadcast"] = True
             return await self.bot.send_message(**params)
-        if method == "editMessageText":
+        if call.method == "editMessageText":
             return await self.bot.edit_message_text(**params)
-        if method == "answerCallbackQuery":
+        if call.method == "answerCallbackQuery":
             return await self.bot.answer_callback_query(**params)
-        raise UnknownMessage(f"no sender for Bot API method {method}")
+        raise UnknownMessage(f"no sender for Bot API method {call.method}")
 
-    async def _sent(self, row: OutboxRow, message_id: int | None) -> None:
-        self.sent += 1
-        await self.db.transaction(outbox_store.mark_sent, row, message_id)
+    def _fail(self, result: BatchResult, row: OutboxRow, failure: str, reason: str) -> None:
+        self.counts["failed"] += 1
+        self.counts[f"failed_{failure}"] += 1
+        log.warning("outbox message %s (%s) failed: %s", row.id, row.kind, failure)
+        result.failed.append((row, failure, reason))
 
-    async def _fail(self, row: OutboxRow, reason: str) -> None:
-        self.failed += 1
-        log.warning("outbox message %s (%s) failed: %s", row.id, row.kind, reason)
-        await self.db.transaction(outbox_store.mark_failed, row, reason)
-
-    async def _retry(self, row: OutboxRow, delay: float, reason: str) -> None:
-        await self.db.transaction(outbox_store.retry_later, row, timedelta(seconds=delay), reason)
-
-    async def _backoff(self, row: OutboxRow, reason: str) -> None:
-        if row.attempts >= MAX_ATTEMPTS:
-            await self._fail(row, f"gave up after {row.attempts} attempts: {reason}")
-            return
-        log.info("outbox message %s will be retried: %s", row.id, reason)
-        await self._retry(row, min(300.0, 2.0**row.attempts), reason)
-
-    async def _release_rest(self, rows: list[OutboxRow], pause: float) -> None:
-        """Give back the rest of the batch so nothing waits for this lease to expire."""
+    @staticmethod
+    def _defer(
+        result: BatchResult, rows: list[OutboxRow], delay: float, reason: str, refund: bool = True
+    ) -> None:
         for row in rows:
-            await self._retry(row, pause, "paused after 429")
+            result.later.append((row, delay, reason, refund))
 
 
-def _pause_of(error: RetryAfter) -> float:
+@dataclass(frozen=True)
+class _Next:
+    """How a chat's chain goes on after one call: on (all None/False), or not."""
+
+    wait: float | None = None  # the row was deferred this long
+    blocked: bool = False  # 403: the chat is unreachable
+    migrated_to: int | None = None  # the group's new chat id
+
+
+def _seconds(error: RetryAfter) -> float:
     """``retry_after`` in seconds, whichever type PTB gives (PTB_TIMEDELTA set or not)."""
     with warnings.catch_warnings():
-        # PTB 22 warns when the value is read as a number; either form is fine here.
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = error.retry_after
     return value.total_seconds() if isinstance(value, timedelta) else float(value)

@@ -110,6 +110,33 @@ def _unreadable(t: Translator, p: Params, now: datetime) -> str:
     ).format(example=t.decimal(37.2))
 
 
+def reminder(t: Translator) -> str:
+    return t.gettext(
+        "⏰ A reminder: today's questions are still open. Please answer them with the buttons "
+        "under my last question."
+    )
+
+
+def closing(t: Translator, p: Params) -> str:
+    _ = t.gettext
+    return "\n\n".join(
+        [
+            _("Your quarantine ended on {date}, and so does your symptom diary.").format(
+                date=t.date(date.fromisoformat(p["end"]))
+            ),
+            _(
+                "Thank you for reporting every day! You will get no more questions. Get well soon "
+                "or stay well."
+            ),
+        ]
+    )
+
+
+def notice(t: Translator, p: Params) -> str:
+    """A staff broadcast: the text is the authority's own, already in the person's language."""
+    return t.gettext("📢 Notice from your health authority:") + "\n\n" + p["text"]
+
+
 def N_(message: str) -> str:
     """Mark for extraction; translated when rendered."""
     return message

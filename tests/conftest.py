@@ -128,7 +128,8 @@ def service_settings(database_url: str, bot_api: SandboxBotApi, repo_root: Path)
 
 @pytest.fixture
 async def service(service_settings: Settings, clock: FixedClock) -> AsyncIterator[TestClient]:
-    """The whole service (API, bot, sender) on a real loopback HTTP server."""
-    app = create_app(service_settings, clock=clock)
+    """The whole service (API, bot, sender) on a real loopback HTTP server. The regional
+    schedules are left out: these tests start rounds themselves (see test_scheduling.py)."""
+    app = create_app(service_settings, clock=clock, schedule=False)
     async with TestClient(TestServer(app)) as client:
         yield client

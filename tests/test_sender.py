@@ -14,6 +14,7 @@ from backend.i18n import catalogs
 from backend.services.context import OutboxSignal
 from backend.storage import outbox
 from backend.storage.database import Database
+from bot.pacing import Pacer
 from bot.render import Renderer
 from bot.sandbox import SandboxBotApi
 from bot.sender import OutboxSender
@@ -27,17 +28,8 @@ async def sender(
     async with db.pool.acquire() as conn:
         # Each test starts with an empty outbox.
         await conn.execute("DELETE FROM outbox")
-    pauses: list[float] = []
-
-    async def record_pause(seconds: float) -> None:
-        pauses.append(seconds)
-
     async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
-        sender = OutboxSender(
-            db, bot, Renderer(catalogs(), clock), OutboxSignal(), sleep=record_pause
-        )
-        sender.pauses = pauses  # type: ignore[attr-defined]
-        yield sender
+        yield OutboxSender(db, bot, Renderer(catalogs(), clock), OutboxSignal(), rate=1000)
 
 
 def reply(
@@ -87,16 +79,22 @@ async def test_a_429_pauses_everything_then_resumes(
     sender: OutboxSender, db: Database, bot_api: SandboxBotApi
 ) -> None:
     user = bot_api.user(6002, "Q", "en")
+    other = bot_api.user(6012, "Q2", "en")
+    sender.pacer = Pacer(30)  # 33 ms between sends: the 429 arrives before the next slot
     bot_api.fail_next("sendMessage", error_code=429, retry_after=7)
-    await enqueue(db, reply(6002), reply(6002, "code_used"))
+    await enqueue(db, reply(6002), reply(6002, "code_used"), reply(6012))
     await sender.send_due()
-    assert sender.pauses == [7.0]
-    assert user.messages == []
+    assert 6 < sender.pacer.paused_for <= 7 and sender.counts["429"] == 1
+    # Nothing more went out during the pause, to this chat or any other.
+    assert user.messages == [] and other.messages == []
     states = await row_state(db)
     assert all(not r["sent"] and not r["failed"] and r["later"] for r in states)
+    assert all(r["attempts"] == 0 for r in states)  # a 429 is not the message's fault
+    sender.pacer = Pacer(30)  # a fresh pacer: the test does not wait the 7 s out
     await make_due(db)
-    assert await sender.send_due() == 2
-    assert len(user.messages) == 2
+    assert await sender.send_due() == 3
+    assert len(user.messages) == 2 and len(other.messages) == 1
+    assert "expired" not in user.messages[0]["text"]  # still in order
 
 
 async def test_blocked_chats_and_bad_requests_fail_for_good(

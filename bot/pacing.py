@@ -1,0 +1,74 @@
+"""Telegram's flood limits, kept on our side so that Telegram never has to answer 429.
+
+- overall: the configured rate (about 30/s, up to 1000/s with paid broadcasts), as an evenly
+  spaced leaky bucket (aiolimiter with a capacity of one): Telegram counts in sliding windows,
+  so a burst that a larger bucket would allow could still cross the limit;
+- one private chat: one new message per second (edits and callback answers are not counted);
+- one group: 20 messages per minute, edits included;
+- a 429 pauses everything for ``retry_after`` seconds.
+
+We pace at a small margin below the nominal rates: requests can arrive a few milliseconds
+closer together than they were sent, and a window that then holds one message too many is
+exactly what earns a 429.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import OrderedDict
+
+from aiolimiter import AsyncLimiter
+
+MARGIN = 0.98  # pace at 98% of a nominal rate
+PRIVATE_SPACING = 1.0 / MARGIN  # seconds between new messages to one person
+GROUP_SPACING = 60.0 / 20 / MARGIN  # seconds between messages to one group
+UNCOUNTED = frozenset({"answerCallbackQuery"})  # not part of the broadcast limits
+PRIVATE_FREE = frozenset({"answerCallbackQuery", "editMessageText", "editMessageReplyMarkup"})
+_REMEMBERED_CHATS = 100_000
+
+
+def is_group(chat_id: int) -> bool:
+    return chat_id < 0
+
+
+class Pacer:
+    def __init__(self, rate: float):
+        self.rate = rate
+        self._overall = AsyncLimiter(1, 1 / (rate * MARGIN))
+        self._next_for_chat: OrderedDict[int, float] = OrderedDict()
+        self._paused_until = 0.0
+
+    @staticmethod
+    def _now() -> float:
+        return asyncio.get_running_loop().time()
+
+    def chat_delay(self, chat_id: int, method: str) -> float:
+        """Seconds until ``chat_id`` may receive a ``method`` call (0 if now)."""
+        if not is_group(chat_id) and method in PRIVATE_FREE:
+            return 0.0
+        return max(0.0, self._next_for_chat.get(chat_id, 0.0) - self._now())
+
+    async def turn(self, chat_id: int, method: str) -> bool:
+        """Wait for a slot in the overall rate and count the call against the chat; call right
+        before the request. False while a 429 pause lasts: the caller defers instead."""
+        if self.paused_for:
+            return False
+        if method not in UNCOUNTED:
+            await self._overall.acquire()
+            if self.paused_for:  # a 429 arrived while we waited for the slot
+                return False
+        if is_group(chat_id) or method not in PRIVATE_FREE:
+            spacing = GROUP_SPACING if is_group(chat_id) else PRIVATE_SPACING
+            self._next_for_chat[chat_id] = self._now() + spacing
+            self._next_for_chat.move_to_end(chat_id)
+            if len(self._next_for_chat) > _REMEMBERED_CHATS:
+                self._next_for_chat.popitem(last=False)  # long past its spacing anyway
+        return True
+
+    def pause(self, seconds: float) -> None:
+        """Telegram said 429: nobody sends until the pause is over."""
+        self._paused_until = max(self._paused_until, self._now() + seconds)
+
+    @property
+    def paused_for(self) -> float:
+        return max(0.0, self._paused_until - self._now())
