@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from backend.api import cases, health, rounds
+from backend.api import broadcasts, cases, health, rounds
 from backend.api.auth import bearer_auth
 from backend.api.keys import CONTEXT, DEEP_LINK
 from backend.api.problems import problem_middleware
@@ -26,5 +26,6 @@ def create_api(ctx: ServiceContext, deep_link: Callable[[str], str]) -> web.Appl
     api[DEEP_LINK] = deep_link
     api.add_routes(cases.routes)
     api.add_routes(rounds.routes)
+    api.add_routes(broadcasts.routes)
     app.add_subapp(API_PREFIX, api)
     return app

@@ -7,34 +7,25 @@ from uuid import UUID
 from aiohttp import web
 
 from backend.api.keys import CONTEXT, DEEP_LINK, staff_of
+from backend.api.requests import json_body, uuid_param
 from backend.api.schemas import CaseCreate
 from backend.api.views import case_view, entry_view
 from backend.domain.cases import NewCase
-from backend.domain.errors import Invalid, NotFound
+from backend.domain.errors import Invalid
 from backend.services import cases as case_service
 
 routes = web.RouteTableDef()
 
 
-async def _json_body(request: web.Request) -> bytes:
-    if request.content_type not in ("application/json", "application/problem+json"):
-        raise Invalid("body", "send the body as application/json.")
-    return await request.read()
-
-
 def _case_id(request: web.Request) -> UUID:
-    try:
-        return UUID(request.match_info["case_id"])
-    except ValueError:
-        # Not a UUID cannot be a case: the same answer as for an unknown one.
-        raise NotFound(f"case {request.match_info['case_id']!r} not found.") from None
+    return uuid_param(request, "case_id", "case")
 
 
 @routes.post("/cases")
 async def register_case(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     staff = staff_of(request)
-    body = CaseCreate.model_validate_json(await _json_body(request))
+    body = CaseCreate.model_validate_json(await json_body(request))
     region = ctx.regions.get(body.region)
     if region is None or body.region not in staff.regions:
         raise Invalid("region", f"unknown region {body.region!r}.")

@@ -21,3 +21,22 @@ class CaseCreate(BaseModel):
         description="Language of the bot's messages; default: the region's",
     )
     staff_reference: str | None = Field(default=None, max_length=64)
+
+
+class BroadcastFilter(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["index", "contact"] | None = Field(
+        default=None, description="Only index cases, or only contacts"
+    )
+
+
+class BroadcastCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    regions: list[str] = Field(min_length=1, max_length=100)
+    texts: dict[str, str] = Field(
+        min_length=1, description="Text per language code; each person gets their language"
+    )
+    filter: BroadcastFilter | None = None
+    urgent: bool = Field(default=False, description="Also to people who used /stop")

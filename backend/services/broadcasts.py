@@ -1,0 +1,91 @@
+"""Staff broadcasts: created and expanded in one transaction, followed, cancelled."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.broadcasts import validate_texts
+from backend.domain.errors import Invalid, NotFound
+from backend.domain.messages import Priority
+from backend.domain.staff import StaffMember
+from backend.services.context import ServiceContext
+from backend.storage import broadcasts as store
+from backend.storage.broadcasts import Broadcast, Progress
+
+
+@dataclass(frozen=True)
+class BroadcastStatus:
+    broadcast: Broadcast
+    progress: Progress
+
+
+async def create_broadcast(
+    ctx: ServiceContext,
+    staff: StaffMember,
+    regions: list[str],
+    texts: dict[str, str],
+    kind: str | None = None,
+    urgent: bool = False,
+) -> BroadcastStatus:
+    """Create a broadcast with one delivery per monitored chat; the sender takes it from there."""
+    if not regions:
+        raise Invalid("regions", "regions needs at least one region id.")
+    for region_id in regions:
+        if region_id not in staff.regions or ctx.regions.get(region_id) is None:
+            raise Invalid("regions", f"unknown region {region_id!r}.")
+        staff.require_write(region_id)
+    regions = sorted(set(regions))
+    cleaned = validate_texts(texts, [ctx.regions.require(r) for r in regions], ctx.languages)
+    # Urgent notices go before routine prompts; ordinary ones after them.
+    priority = Priority.PROMPT if urgent else Priority.BROADCAST
+
+    async def create(conn: asyncpg.Connection) -> BroadcastStatus:
+        broadcast_id = await store.insert(
+            conn, staff.id, regions, cleaned, {"kind": kind} if kind else {}, urgent
+        )
+        await store.expand(conn, broadcast_id, regions, cleaned, kind, urgent, int(priority))
+        return await _status(conn, broadcast_id)
+
+    status = await ctx.db.transaction(create)
+    if status.broadcast.total:
+        ctx.outbox.notify()
+    return status
+
+
+async def _status(conn: asyncpg.Connection, broadcast_id: UUID) -> BroadcastStatus:
+    broadcast = await store.get(conn, broadcast_id)
+    assert broadcast is not None
+    return BroadcastStatus(broadcast, await store.progress(conn, broadcast_id))
+
+
+def _visible(staff: StaffMember, broadcast: Broadcast | None, broadcast_id: UUID) -> Broadcast:
+    """Staff see a broadcast only if all its regions are theirs; otherwise it does not exist."""
+    if broadcast is None or not set(broadcast.regions) <= staff.regions:
+        raise NotFound(f"broadcast {broadcast_id} not found.")
+    return broadcast
+
+
+async def get_broadcast(
+    ctx: ServiceContext, staff: StaffMember, broadcast_id: UUID
+) -> BroadcastStatus:
+    async def read(conn: asyncpg.Connection) -> BroadcastStatus:
+        _visible(staff, await store.get(conn, broadcast_id), broadcast_id)
+        return await _status(conn, broadcast_id)
+
+    return await ctx.db.transaction(read)
+
+
+async def cancel_broadcast(
+    ctx: ServiceContext, staff: StaffMember, broadcast_id: UUID
+) -> BroadcastStatus:
+    async def cancel(conn: asyncpg.Connection) -> BroadcastStatus:
+        broadcast = _visible(staff, await store.get(conn, broadcast_id), broadcast_id)
+        for region in broadcast.regions:
+            staff.require_write(region)
+        await store.cancel(conn, broadcast_id)
+        return await _status(conn, broadcast_id)
+
+    return await ctx.db.transaction(cancel)

@@ -1,0 +1,219 @@
+"""Staff broadcasts: each person gets the notice once, in their language (else the region's),
+within the staff member's regions; /stop and blocked chats are respected; progress and cancel."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from backend.domain.cases import NewCase
+from backend.server import RUNNING
+from backend.services.broadcasts import cancel_broadcast, create_broadcast
+from backend.services.context import ServiceContext
+from backend.services.staff import authenticate, create_staff
+from backend.storage import cases as case_store
+from backend.storage.database import Database
+from bot.sandbox import SandboxBotApi
+
+KOELN = "de-koeln"  # languages de (default), en, tr, pl
+
+
+@pytest.fixture
+async def tokens(ctx: ServiceContext) -> dict[str, str]:
+    made = {
+        "koeln": await create_staff(ctx, "K", "staff", [KOELN]),
+        "viewer": await create_staff(ctx, "V", "viewer", [KOELN]),
+        "berlin": await create_staff(ctx, "B", "staff", ["de-berlin-mitte"]),
+    }
+    return {name: created.token for name, created in made.items()}
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def monitored(
+    ctx: ServiceContext,
+    bot_api: SandboxBotApi | None,
+    chat_id: int,
+    language: str,
+    kind: str = "contact",
+    region: str = KOELN,
+    stopped: bool = False,
+) -> uuid.UUID:
+    """An activated case (registration and activation are tested elsewhere)."""
+    if bot_api:
+        bot_api.user(chat_id, f"P{chat_id}", language)
+    new = NewCase(region, kind, ctx.clock.now().date(), ctx.clock.now().date(), language)
+
+    async def create(conn):
+        case = await case_store.insert_case(conn, new, created_by=None)
+        await case_store.bind_chat(conn, region, case.id, chat_id, ctx.clock.now())
+        if stopped:
+            await conn.execute("UPDATE cases SET stopped_at = now() WHERE id = $1", case.id)
+        return case.id
+
+    return await ctx.db.transaction(create)
+
+
+@pytest.fixture(autouse=True)
+async def fresh_region(db: Database) -> AsyncIterator[None]:
+    """Each test starts without monitored cases in Köln."""
+    yield
+    await db.fetch("UPDATE cases SET status = 'closed' WHERE region = $1", KOELN)
+
+
+async def test_everyone_once_in_their_language(
+    service: TestClient, bot_api: SandboxBotApi, ctx: ServiceContext, tokens: dict[str, str]
+) -> None:
+    await monitored(ctx, bot_api, 8001, "de")
+    await monitored(ctx, bot_api, 8002, "en")
+    await monitored(ctx, bot_api, 8003, "tr")  # no Turkish text: gets the region's German
+    await monitored(ctx, bot_api, 8004, "en")
+    await monitored(ctx, bot_api, 8004, "en")  # a household: one chat, two cases, one message
+    await monitored(ctx, bot_api, 8005, "de", stopped=True)  # used /stop
+    await monitored(ctx, bot_api, 8006, "de", region="de-berlin-mitte")  # another region
+
+    response = await service.post(
+        "/api/v1/broadcasts",
+        json={
+            "regions": [KOELN],
+            "texts": {"de": "Neue Testzentren ab Montag.", "en": "New test centres from Monday."},
+        },
+        headers=auth(tokens["koeln"]),
+    )
+    assert response.status == 202, await response.text()
+    created = await response.json()
+    assert created["total"] == 4 and response.headers["Location"].endswith(created["id"])
+
+    texts = {}
+    for chat_id in (8001, 8002, 8003, 8004):
+        message = await bot_api.user(chat_id).wait_for_message()
+        texts[chat_id] = message["text"]
+    assert "Neue Testzentren" in texts[8001] and "Neue Testzentren" in texts[8003]
+    assert "New test centres" in texts[8002] and "New test centres" in texts[8004]
+    assert texts[8002].startswith("📢")
+    assert bot_api.user(8005).messages == [] and bot_api.user(8006).messages == []
+
+    await service.app[RUNNING].sender.drained()
+    response = await service.get(
+        f"/api/v1/broadcasts/{created['id']}", headers=auth(tokens["koeln"])
+    )
+    progress = await response.json()
+    assert (progress["total"], progress["sent"], progress["pending"]) == (4, 4, 0)
+    assert progress["finished_at"] and progress["started_at"] and progress["failed"] == 0
+
+
+async def test_filters_urgency_and_blocked_chats(
+    service: TestClient,
+    bot_api: SandboxBotApi,
+    ctx: ServiceContext,
+    tokens: dict[str, str],
+    db: Database,
+) -> None:
+    await monitored(ctx, bot_api, 8101, "de", kind="index")
+    await monitored(ctx, bot_api, 8102, "de", kind="contact")
+    await monitored(ctx, bot_api, 8103, "de", kind="index", stopped=True)
+    blocked_case = await monitored(ctx, bot_api, 8104, "de", kind="index")
+    bot_api.block_bot(bot_api.user(8104))
+
+    response = await service.post(
+        "/api/v1/broadcasts",
+        json={
+            "regions": [KOELN],
+            "texts": {"de": "Dringend"},
+            "filter": {"kind": "index"},
+            "urgent": True,
+        },
+        headers=auth(tokens["koeln"]),
+    )
+    created = await response.json()
+    assert created["total"] == 3  # index cases, the stopped one included (urgent)
+    for chat_id in (8101, 8103):
+        assert "Dringend" in (await bot_api.user(chat_id).wait_for_message())["text"]
+    assert bot_api.user(8102).messages == []
+
+    # The blocked chat: 403 once, marked unreachable, never tried again.
+    await service.app[RUNNING].sender.drained()
+    response = await service.get(
+        f"/api/v1/broadcasts/{created['id']}", headers=auth(tokens["koeln"])
+    )
+    progress = await response.json()
+    assert progress["blocked"] == 1 and progress["sent"] == 2
+    rows = await db.fetch("SELECT unreachable_at FROM cases WHERE id = $1", blocked_case)
+    assert rows[0]["unreachable_at"] is not None
+    response = await service.post(
+        "/api/v1/broadcasts",
+        json={"regions": [KOELN], "texts": {"de": "Noch einmal"}},
+        headers=auth(tokens["koeln"]),
+    )
+    assert (await response.json())["total"] == 2  # 8101 and 8102; not the blocked, not stopped
+    sends_to_blocked = [
+        p for m, p in bot_api.calls if m == "sendMessage" and str(p.get("chat_id")) == "8104"
+    ]
+    assert len(sends_to_blocked) == 1
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({"regions": [KOELN], "texts": {"en": "Only English"}}, 422, "texts"),  # no German
+        ({"regions": [KOELN], "texts": {"de": "  "}}, 422, "texts.de"),
+        ({"regions": [KOELN], "texts": {"de": "x" * 3501}}, 422, "texts.de"),
+        ({"regions": [KOELN], "texts": {"de": "x", "xx": "y"}}, 422, "texts.xx"),
+        ({"regions": [], "texts": {"de": "x"}}, 422, "regions"),
+        ({"regions": ["de-berlin-mitte"], "texts": {"de": "x"}}, 422, "regions"),  # not theirs
+        ({"regions": ["atlantis"], "texts": {"de": "x"}}, 422, "regions"),
+        ({"regions": [KOELN], "texts": {"de": "x"}, "filter": {"kind": "cat"}}, 422, "filter.kind"),
+        ({"regions": [KOELN]}, 422, "texts"),
+    ],
+)
+async def test_invalid_broadcasts_name_the_field(
+    service: TestClient, tokens: dict[str, str], body: dict, status: int, field: str
+) -> None:
+    response = await service.post("/api/v1/broadcasts", json=body, headers=auth(tokens["koeln"]))
+    assert response.status == status, await response.text()
+    problem = await response.json()
+    assert field in [e["field"] for e in problem.get("errors", [])] or field in problem["detail"]
+
+
+async def test_who_may_see_and_send(service: TestClient, tokens: dict[str, str]) -> None:
+    body = {"regions": [KOELN], "texts": {"de": "Hallo"}}
+    response = await service.post("/api/v1/broadcasts", json=body, headers=auth(tokens["viewer"]))
+    assert response.status == 403
+    response = await service.post("/api/v1/broadcasts", json=body, headers=auth(tokens["koeln"]))
+    broadcast_id = (await response.json())["id"]
+    response = await service.get(
+        f"/api/v1/broadcasts/{broadcast_id}", headers=auth(tokens["viewer"])
+    )
+    assert response.status == 200
+    for path in (
+        f"/api/v1/broadcasts/{broadcast_id}",
+        f"/api/v1/broadcasts/{uuid.uuid4()}",
+        "/api/v1/broadcasts/x",
+    ):
+        response = await service.get(path, headers=auth(tokens["berlin"]))
+        assert response.status == 404
+    response = await service.post(
+        f"/api/v1/broadcasts/{broadcast_id}/cancel", headers=auth(tokens["berlin"])
+    )
+    assert response.status == 404
+    response = await service.post(
+        f"/api/v1/broadcasts/{broadcast_id}/cancel", headers=auth(tokens["viewer"])
+    )
+    assert response.status == 403
+
+
+async def test_cancel_stops_what_is_not_sent(ctx: ServiceContext, tokens: dict[str, str]) -> None:
+    """Without a sender running, nothing goes out: cancel catches every delivery."""
+    for chat_id in range(8201, 8211):
+        await monitored(ctx, None, chat_id, "de")
+    staff = await authenticate(ctx, tokens["koeln"])
+    status = await create_broadcast(ctx, staff, [KOELN], {"de": "Abgesagt"})
+    assert status.progress.pending == 10
+    status = await cancel_broadcast(ctx, staff, status.broadcast.id)
+    assert (status.progress.cancelled, status.progress.pending) == (10, 0)
+    assert status.broadcast.cancelled_at is not None
