@@ -36,6 +36,10 @@ test: $(TEST_STAMP)
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
 
+## bench: the benchmarks (about 5 minutes; figures in the README's performance section)
+bench: $(TEST_STAMP)
+	$(BIN)/python -m tests.bench
+
 lint: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

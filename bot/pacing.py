@@ -1,8 +1,9 @@
 """Telegram's flood limits, kept on our side so that Telegram never has to answer 429.
 
-- overall: the configured rate (about 30/s, up to 1000/s with paid broadcasts), as an evenly
-  spaced leaky bucket (aiolimiter with a capacity of one): Telegram counts in sliding windows,
-  so a burst that a larger bucket would allow could still cross the limit;
+- overall: the configured rate (about 30/s, up to 1000/s with paid broadcasts), evenly spaced
+  by a leaky bucket (aiolimiter) that holds a message and a little slack: Telegram counts in
+  sliding windows, so the burst a larger bucket would allow could cross the limit, while the
+  slack lets a sender woken a millisecond late catch up instead of losing that time for good;
 - one private chat: one new message per second (edits and callback answers are not counted);
 - one group: 20 messages per minute, edits included;
 - a 429 pauses everything for ``retry_after`` seconds.
@@ -20,6 +21,7 @@ from collections import OrderedDict
 from aiolimiter import AsyncLimiter
 
 MARGIN = 0.98  # pace at 98% of a nominal rate
+SLACK = 0.15  # of one message: at 29.4/s a 1-second window still holds at most 30
 PRIVATE_SPACING = 1.0 / MARGIN  # seconds between new messages to one person
 GROUP_SPACING = 60.0 / 20 / MARGIN  # seconds between messages to one group
 UNCOUNTED = frozenset({"answerCallbackQuery"})  # not part of the broadcast limits
@@ -34,7 +36,7 @@ def is_group(chat_id: int) -> bool:
 class Pacer:
     def __init__(self, rate: float):
         self.rate = rate
-        self._overall = AsyncLimiter(1, 1 / (rate * MARGIN))
+        self._overall = AsyncLimiter(1 + SLACK, (1 + SLACK) / (rate * MARGIN))
         self._next_for_chat: OrderedDict[int, float] = OrderedDict()
         self._paused_until = 0.0
 

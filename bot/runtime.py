@@ -20,10 +20,11 @@ from telegram.helpers import create_deep_linked_url
 from backend.config.settings import SettingsError
 from backend.i18n import Catalogs
 from backend.services.context import ServiceContext
+from bot.aiohttp_request import AiohttpRequest
 from bot.handlers import Handlers
 from bot.polling import ALLOWED_UPDATES, poll_forever
 from bot.render import Renderer
-from bot.sender import OutboxSender
+from bot.sender import IN_FLIGHT, OutboxSender
 from bot.texts import COMMANDS
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,10 @@ def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:
         ApplicationBuilder()
         .token(endpoint.token)
         .base_url(endpoint.base_url)
+        .request(AiohttpRequest(connection_pool_size=IN_FLIGHT))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1))
         .updater(None)
         .job_queue(None)  # scheduling is ours (APScheduler per region), not PTB's
-        .connection_pool_size(64)
         .build()
     )
     handlers.register(application)

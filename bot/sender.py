@@ -49,7 +49,9 @@ log = logging.getLogger(__name__)
 MAX_ATTEMPTS = 8
 LEASE_NAME = "sender"
 INLINE_WAIT = 1.5  # wait this long for a chat's turn within a batch; defer longer waits
-IN_FLIGHT = 64  # concurrent Bot API requests (PTB's connection pool is sized to match)
+# Concurrent Bot API requests; the HTTP connection pool is sized to match. Measured on this
+# machine: 8 to 64 give about the same throughput with aiohttp, so latency decides.
+IN_FLIGHT = 64
 DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
 
 

@@ -108,12 +108,8 @@ CREATE TABLE IF NOT EXISTS prompts (
     step TEXT NOT NULL DEFAULT 'ask',
     draft JSONB NOT NULL DEFAULT '{}',
     updated_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    PRIMARY KEY (region, id)
+    PRIMARY KEY (region, case_id, id)
 );
-
-CREATE INDEX IF NOT EXISTS prompts_by_case ON prompts (region, case_id, created_at);
-
-CREATE INDEX IF NOT EXISTS prompts_by_round ON prompts (region, round_id);
 
 CREATE TABLE IF NOT EXISTS diary_entries (
     region TEXT NOT NULL,
