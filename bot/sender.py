@@ -27,6 +27,7 @@ import socket
 import uuid
 import warnings
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -39,7 +40,7 @@ from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
 from backend.storage import outbox as outbox_store
-from backend.storage.database import Database
+from backend.storage.database import UNAVAILABLE, Database
 from backend.storage.outbox import BatchResult, OutboxRow
 from bot.pacing import Pacer
 from bot.render import BotCall, Renderer, UnknownMessage
@@ -52,7 +53,8 @@ INLINE_WAIT = 1.5  # wait this long for a chat's turn within a batch; defer long
 # Concurrent Bot API requests; the HTTP connection pool is sized to match. Measured on this
 # machine: 8 to 64 give about the same throughput with aiohttp, so latency decides.
 IN_FLIGHT = 64
-DB_ERRORS = (OSError, asyncpg.PostgresError, asyncpg.InterfaceError)
+DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError)
+RECORD_ATTEMPTS = 20  # about a minute and a half of database downtime
 
 
 class OutboxSender:
@@ -69,6 +71,7 @@ class OutboxSender:
         claim_lease: timedelta = timedelta(seconds=60),
         leader_ttl: timedelta = timedelta(seconds=15),
         poll_seconds: float = 2.0,
+        backoff: Callable[[int], float] = lambda attempts: min(300.0, 2.0**attempts),
     ):
         self.db = db
         self.bot = bot
@@ -82,6 +85,7 @@ class OutboxSender:
         self.claim_lease = claim_lease
         self.leader_ttl = leader_ttl
         self.poll_seconds = poll_seconds
+        self.backoff = backoff  # seconds before retrying after a 5xx or network error
         self._stopping = asyncio.Event()
         self._idle = asyncio.Condition()
         self._idle_rounds = 0  # times the sender found nothing due
@@ -105,6 +109,11 @@ class OutboxSender:
                 except DB_ERRORS as error:
                     log.warning("sender cannot reach the database: %s", type(error).__name__)
                     await self._rest(1.0)
+                    continue
+                except Exception:
+                    # A bug must not silence the service for good: log it and carry on.
+                    log.exception("sender error; continuing")
+                    await self._rest(5.0)
                     continue
                 if not handled:
                     async with self._idle:
@@ -170,8 +179,22 @@ class OutboxSender:
         await asyncio.gather(
             *(self._chain(chain, result, blocked, migrated) for chain in chains.values())
         )
-        await self.db.transaction(self._record, result, blocked, migrated)
+        await self._record_results(result, blocked, migrated)
         return len(rows)
+
+    async def _record_results(
+        self, result: BatchResult, blocked: set[int], migrated: dict[int, int]
+    ) -> None:
+        """Write the batch's results, waiting out a database restart: these messages are
+        already with Telegram, and results lost here would send them a second time."""
+        for attempt in range(RECORD_ATTEMPTS):
+            try:
+                await self.db.transaction(self._record, result, blocked, migrated)
+                return
+            except DB_ERRORS as error:
+                log.warning("cannot record a sent batch yet (%s); retrying", type(error).__name__)
+                await asyncio.sleep(min(5.0, 0.2 * 2**attempt))
+        log.error("gave up recording a sent batch; its messages will be sent again")
 
     @staticmethod
     async def _record(
@@ -251,7 +274,7 @@ class OutboxSender:
             if row.attempts >= MAX_ATTEMPTS:
                 self._fail(result, row, "gave_up", f"after {row.attempts} attempts: {reason}")
                 return _Next()
-            delay = min(300.0, 2.0**row.attempts)
+            delay = self.backoff(row.attempts)
             self._defer(result, [row], delay, reason, refund=False)
             return _Next(wait=delay)
         self.counts["sent"] += 1

@@ -15,6 +15,7 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from backend.storage.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
@@ -99,6 +100,20 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
             if error.text and error.text != f"{error.status}: {error.reason}"
             else error.reason,
             headers={k: v for k, v in error.headers.items() if k.lower() == "allow"},
+        )
+    except UNAVAILABLE as error:
+        # The database is restarting or out of reach: not the client's fault, and worth a retry.
+        log.warning(
+            "database unavailable in %s %s: %s",
+            request.method,
+            request.rel_url.path,
+            type(error).__name__,
+        )
+        return problem(
+            503,
+            "Service unavailable",
+            "The database cannot be reached; please try again.",
+            headers={"Retry-After": "5"},
         )
     except Exception:
         # Log the route, never the body: it may hold personal data.

@@ -24,6 +24,16 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
+# The database is restarting, shutting down or out of reach, or the connection broke. Not
+# retried inside a transaction (a COMMIT cut off may have happened); callers wait and start
+# their unit of work again.
+UNAVAILABLE = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.OperatorInterventionError,
+    asyncpg.InterfaceError,
+    asyncpg.InternalClientError,
+)
 
 
 @dataclass(frozen=True)
@@ -108,8 +118,14 @@ class Database:
         while True:
             try:
                 async with self.pool.acquire() as conn:
-                    async with conn.transaction(isolation="serializable"):
-                        return await fn(conn, *args, **kwargs)
+                    try:
+                        async with conn.transaction(isolation="serializable"):
+                            return await fn(conn, *args, **kwargs)
+                    except UNAVAILABLE:
+                        # A connection cut off mid-transaction can come back from the pool in
+                        # a broken protocol state (asyncpg#784): throw it away, never reuse it.
+                        conn.terminate()
+                        raise
             except RETRYABLE as exc:
                 attempt += 1
                 if attempt >= self.retry.attempts:

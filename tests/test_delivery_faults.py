@@ -1,0 +1,205 @@
+"""The delivery machinery under faults: a sender killed mid-broadcast, every kind of Bot API
+error, a database restart during a round, and two instances sharing one sender lease."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from aiohttp.test_utils import TestClient
+from telegram import Bot
+
+from backend.domain.cases import NewCase
+from backend.domain.clock import FixedClock
+from backend.i18n import catalogs
+from backend.server import RUNNING
+from backend.services.broadcasts import create_broadcast
+from backend.services.context import OutboxSignal, ServiceContext
+from backend.services.staff import authenticate, create_staff
+from backend.storage import cases as case_store
+from backend.storage.database import Database
+from bot.render import Renderer
+from bot.sandbox import SandboxBotApi
+from bot.sender import OutboxSender
+from tests.conftest import BOT_TOKEN
+
+REGION = "de-muenchen"  # default language de
+
+
+@pytest.fixture(autouse=True)
+async def clean(db: Database) -> AsyncIterator[None]:
+    async with db.pool.acquire() as conn:
+        await conn.execute("DELETE FROM outbox")
+        await conn.execute("DELETE FROM leases")
+        await conn.execute("UPDATE cases SET status = 'closed' WHERE region = $1", REGION)
+    yield
+
+
+async def monitored(ctx: ServiceContext, bot_api: SandboxBotApi, chats: range) -> None:
+    day = ctx.clock.now().date()
+
+    async def create(conn):
+        for chat_id in chats:
+            case = await case_store.insert_case(
+                conn, NewCase(REGION, "contact", day, day, "de"), created_by=None
+            )
+            await case_store.bind_chat(conn, REGION, case.id, chat_id, ctx.clock.now())
+
+    await ctx.db.transaction(create)
+    for chat_id in chats:
+        bot_api.user(chat_id, f"P{chat_id}", "de")
+
+
+async def broadcast(ctx: ServiceContext, text: str = "Hinweis") -> object:
+    staff = await authenticate(ctx, (await create_staff(ctx, "A", "admin", [])).token)
+    return await create_broadcast(ctx, staff, [REGION], {"de": text})
+
+
+def sends(bot_api: SandboxBotApi, chat_id: int | None = None) -> int:
+    return sum(
+        1
+        for method, params in bot_api.calls
+        if method == "sendMessage" and (chat_id is None or int(params["chat_id"]) == chat_id)
+    )
+
+
+def sender_for(db: Database, bot: Bot, clock: FixedClock, **options) -> OutboxSender:
+    options.setdefault("rate", 1000)
+    return OutboxSender(db, bot, Renderer(catalogs(), clock), OutboxSignal(), **options)
+
+
+async def test_a_sender_killed_mid_broadcast_loses_nothing(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    chats = range(9_100_000, 9_100_300)
+    await monitored(ctx, bot_api, chats)
+    await broadcast(ctx)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        first = sender_for(db, bot, clock, batch=50, leader_ttl=timedelta(seconds=1))
+        assert await first.lead()
+
+        async def send_forever() -> None:
+            while await first.send_due():
+                pass
+
+        crashing = asyncio.create_task(send_forever())
+        await bot_api.state.changed.wait_for(lambda: sends(bot_api) >= 120, 10)
+        crashing.cancel()  # killed mid-batch: no results written, the lease not given back
+        with pytest.raises(asyncio.CancelledError):
+            await crashing
+
+        second = sender_for(db, bot, clock, batch=50, leader_ttl=timedelta(seconds=1))
+        running = asyncio.create_task(second.run())
+        await asyncio.wait_for(second.drained(), 30)  # takes over once the lease lapses
+        second.stop()
+        await running
+    for chat_id in chats:
+        assert sends(bot_api, chat_id) >= 1, chat_id
+    assert sends(bot_api) - len(chats) <= 50  # duplicates: at most the one claimed batch
+    rows = await db.fetch("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL")
+    assert rows[0]["n"] == 0
+
+
+async def test_every_bot_api_error_is_handled(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    chats = range(9_200_000, 9_200_012)
+    await monitored(ctx, bot_api, chats)
+    blocked, bad, flaky = chats[0], chats[1], chats[2]
+    bot_api.block_bot(bot_api.user(blocked))
+    bot_api.fail_next(
+        "sendMessage", error_code=400, chat_id=bad, description="Bad Request: chat not found"
+    )
+    bot_api.fail_next("sendMessage", error_code=500, chat_id=flaky, count=2)
+    bot_api.fail_next("sendMessage", error_code=429, retry_after=1)
+    status = await broadcast(ctx)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        sender = sender_for(db, bot, clock, backoff=lambda attempts: 0.05)
+        running = asyncio.create_task(sender.run())
+        await asyncio.wait_for(sender.drained(), 30)
+        while (
+            await db.fetch(
+                "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+            )
+        )[0]["n"]:
+            await asyncio.wait_for(sender.drained(), 30)  # retries that were not yet due
+        sender.stop()
+        await running
+    assert sender.counts["429"] == 1
+    rows = {
+        r["chat_id"]: r
+        for r in await db.fetch("SELECT chat_id, sent_at, failure, attempts FROM outbox")
+    }
+    assert rows[blocked]["failure"] == "blocked" and rows[bad]["failure"] == "bad_request"
+    assert rows[flaky]["sent_at"] and rows[flaky]["attempts"] == 3
+    for chat_id in chats[3:]:
+        assert rows[chat_id]["sent_at"] and len(bot_api.user(chat_id).messages) == 1
+    assert sends(bot_api, blocked) == 1 and sends(bot_api, bad) == 1
+
+    # The blocked chat is unreachable now: the next broadcast leaves it out altogether.
+    again = await broadcast(ctx, "Noch ein Hinweis")
+    assert again.broadcast.total == len(chats) - 1
+    assert status.broadcast.total == len(chats)
+
+
+async def test_two_instances_share_one_sender(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    chats = range(9_300_000, 9_300_040)
+    await monitored(ctx, bot_api, chats)
+    await broadcast(ctx)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        one = sender_for(db, bot, clock, batch=5, leader_ttl=timedelta(seconds=1))
+        two = sender_for(db, bot, clock, batch=5, leader_ttl=timedelta(seconds=1))
+        tasks = [asyncio.create_task(s.run()) for s in (one, two)]
+        await bot_api.state.changed.wait_for(lambda: sends(bot_api) >= 10, 10)
+        assert one.leading != two.leading  # exactly one sends
+        leader, standby = (one, two) if one.leading else (two, one)
+        leader.stop()  # a clean stop gives the lease back: the standby carries on at once
+        await tasks[(one, two).index(leader)]
+        await asyncio.wait_for(standby.drained(), 30)
+        assert standby.leading and leader.counts["sent"] > 0 and standby.counts["sent"] > 0
+        standby.stop()
+        await asyncio.gather(*tasks)
+    assert sends(bot_api) == len(chats)  # nobody sent anything twice
+
+
+@pytest.mark.skipif(bool(os.environ.get("TEST_DATABASE_URL")), reason="needs the embedded server")
+async def test_a_database_restart_during_a_round(
+    service: TestClient, ctx: ServiceContext, bot_api: SandboxBotApi, server_url: str
+) -> None:
+    chats = range(9_400_000, 9_400_060)
+    await monitored(ctx, bot_api, chats)
+    admin = (await create_staff(ctx, "A", "admin", [])).token
+    headers = {"Authorization": f"Bearer {admin}"}
+    response = await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
+    assert (await response.json())["prompts"] == 60
+    await bot_api.state.changed.wait_for(lambda: sends(bot_api) >= 15, 10)
+
+    await restart_database(server_url)
+
+    # The sender finds its way back and finishes the round; nothing is lost.
+    await bot_api.state.changed.wait_for(lambda: all(bot_api.user(c).messages for c in chats), 60)
+    await asyncio.wait_for(service.app[RUNNING].sender.drained(), 30)
+    rows = await ctx.db.fetch(
+        "SELECT count(*) AS n FROM outbox WHERE kind = 'prompt' AND sent_at IS NULL"
+    )
+    assert rows[0]["n"] == 0
+    assert sends(bot_api) == len(chats)  # the batch sent during the restart was recorded late
+    # And the API answers again (a request during the restart got a 503, not a 500).
+    response = await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
+    assert response.status == 202
+
+
+async def restart_database(server_url: str) -> None:
+    """Restart the embedded PostgreSQL the tests run on (pg_ctl restart, fast mode)."""
+    from pgserver._commands import pg_ctl
+
+    pgdata = Path(parse_qs(urlsplit(server_url).query)["host"][0])
+    user = "pgserver" if os.geteuid() == 0 else None
+    await asyncio.to_thread(pg_ctl, ["-w", "restart", "-m", "fast"], pgdata=pgdata, user=user)
