@@ -3,6 +3,10 @@
 Every error the sandbox answers is a :class:`BotApiFault`; it carries exactly the fields of
 Telegram's error JSON (``error_code``, ``description`` and optional ``parameters``), so PTB maps
 it to the same exception class it would raise against the real server.
+
+Besides error answers (:class:`InjectedFault`) a test can plan dropped connections
+(:class:`InjectedDrop`): the server closes the TCP connection without answering, before or after
+carrying the call out.
 """
 
 from __future__ import annotations
@@ -96,20 +100,49 @@ class InjectedFault:
     hits: list[dict[str, Any]] = field(default_factory=list)
 
     def matches(self, method: str, params: dict[str, Any]) -> bool:
-        if self.remaining <= 0:
-            return False
-        if self.method is not None and self.method.lower() != method.lower():
-            return False
-        if self.chat_id is not None and str(params.get("chat_id")) != str(self.chat_id):
-            return False
-        return True
+        return _matches(self.method, self.chat_id, self.remaining, method, params)
+
+
+@dataclass
+class InjectedDrop:
+    """One planned dropped connection; ``remaining`` counts down as matching calls consume it.
+
+    ``after_processing`` False: the call is not carried out; True: it is carried out and only the
+    answer is lost.
+    """
+
+    method: str | None
+    chat_id: int | str | None
+    remaining: int
+    after_processing: bool
+    hits: list[dict[str, Any]] = field(default_factory=list)
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        return _matches(self.method, self.chat_id, self.remaining, method, params)
+
+
+def _matches(
+    method_filter: str | None,
+    chat_filter: int | str | None,
+    remaining: int,
+    method: str,
+    params: dict[str, Any],
+) -> bool:
+    if remaining <= 0:
+        return False
+    if method_filter is not None and method_filter.lower() != method.lower():
+        return False
+    if chat_filter is not None and str(params.get("chat_id")) != str(chat_filter):
+        return False
+    return True
 
 
 class FaultInjector:
-    """The faults planned with :meth:`SandboxBotApi.fail_next`, consumed in order."""
+    """The faults planned with :meth:`SandboxBotApi.fail_next` and
+    :meth:`SandboxBotApi.drop_next`, consumed in the order they were planned."""
 
     def __init__(self) -> None:
-        self._faults: list[InjectedFault] = []
+        self._faults: list[InjectedFault | InjectedDrop] = []
 
     def add(
         self,
@@ -147,19 +180,39 @@ class FaultInjector:
         self._faults.append(fault)
         return fault
 
-    def take(self, method: str, params: dict[str, Any]) -> BotApiFault | None:
-        """The error to answer this call with, if a planned fault matches it."""
+    def add_drop(
+        self,
+        *,
+        method: str | None,
+        chat_id: int | str | None = None,
+        count: int = 1,
+        after_processing: bool = False,
+    ) -> InjectedDrop:
+        """Plan ``count`` dropped connections; see :meth:`SandboxBotApi.drop_next`."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        drop = InjectedDrop(
+            method=method, chat_id=chat_id, remaining=count, after_processing=after_processing
+        )
+        self._faults.append(drop)
+        return drop
+
+    def take(self, method: str, params: dict[str, Any]) -> BotApiFault | InjectedDrop | None:
+        """What the first planned fault matching this call wants: the error to answer with, or
+        the drop to act out; None if no fault matches."""
         for fault in self._faults:
             if fault.matches(method, params):
                 fault.remaining -= 1
                 fault.hits.append(params)
                 if fault.remaining == 0:
                     self._faults.remove(fault)
+                if isinstance(fault, InjectedDrop):
+                    return fault
                 return BotApiFault(fault.error_code, fault.description, fault.parameters)
         return None
 
     @property
-    def pending(self) -> list[InjectedFault]:
+    def pending(self) -> list[InjectedFault | InjectedDrop]:
         """Faults that have not fired as often as planned yet."""
         return list(self._faults)
 

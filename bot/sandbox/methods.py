@@ -1,12 +1,12 @@
 """Bot API methods that send, edit and delete messages or answer button presses.
 
 Each method takes the server and the call's :class:`Params`, returns the ``result`` value or
-raises :class:`BotApiFault` with the description Telegram uses for the same mistake.
+raises :class:`BotApiFault` with the description Telegram uses for the same mistake. The server
+JSON-encodes the result at once, so a method may return stored objects without copying them.
 """
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -17,7 +17,7 @@ from bot.sandbox.faults import BotApiFault
 from bot.sandbox.formatting import render
 from bot.sandbox.objects import check_reply_markup
 from bot.sandbox.params import Params, UploadedFile
-from bot.sandbox.state import ChatState, MessageRecord
+from bot.sandbox.state import ChatState, MessageRecord, copy_json
 
 if TYPE_CHECKING:
     from bot.sandbox.server import SandboxBotApi
@@ -98,7 +98,7 @@ def _reply_to(chat: ChatState, p: Params) -> dict[str, Any] | None:
         if allow_missing:
             return None
         raise BotApiFault.bad_request("message to be replied not found")
-    replied = copy.deepcopy(record.message)
+    replied = copy_json(record.message)
     replied.pop("reply_to_message", None)  # Telegram never nests replies further
     return replied
 
@@ -139,7 +139,7 @@ def _new_bot_message(
     record = api.state.add_message(
         chat, message, from_bot=True, raw_text=raw_text, parse_mode=p.get_str("parse_mode")
     )
-    return copy.deepcopy(record.message)
+    return record.message
 
 
 def _text_content(p: Params, *, field: str = "text") -> tuple[str, dict[str, Any]]:
@@ -185,7 +185,7 @@ def _editable(api: SandboxBotApi, p: Params) -> tuple[ChatState, MessageRecord]:
 
 def _edited(api: SandboxBotApi, record: MessageRecord, changes: dict[str, Any]) -> dict[str, Any]:
     """The message with ``changes`` applied (None values remove a field), or 400 if unchanged."""
-    edited = copy.deepcopy(record.message)
+    edited = copy_json(record.message)
     for key, value in changes.items():
         if value is None:
             edited.pop(key, None)
@@ -215,7 +215,7 @@ async def edit_message_text(api: SandboxBotApi, p: Params) -> dict[str, Any]:
         changes["link_preview_options"] = preview
     edited = _edited(api, record, changes)
     api.state.edit_message(chat, record, edited, raw_text=raw, parse_mode=p.get_str("parse_mode"))
-    return copy.deepcopy(edited)
+    return edited
 
 
 async def edit_message_caption(api: SandboxBotApi, p: Params) -> dict[str, Any]:
@@ -233,7 +233,7 @@ async def edit_message_caption(api: SandboxBotApi, p: Params) -> dict[str, Any]:
     }
     edited = _edited(api, record, changes)
     api.state.edit_message(chat, record, edited, raw_text=raw, parse_mode=p.get_str("parse_mode"))
-    return copy.deepcopy(edited)
+    return edited
 
 
 async def edit_message_reply_markup(api: SandboxBotApi, p: Params) -> dict[str, Any]:
@@ -243,7 +243,7 @@ async def edit_message_reply_markup(api: SandboxBotApi, p: Params) -> dict[str, 
     api.state.edit_message(
         chat, record, edited, raw_text=record.raw_text, parse_mode=record.parse_mode
     )
-    return copy.deepcopy(edited)
+    return edited
 
 
 async def delete_message(api: SandboxBotApi, p: Params) -> bool:

@@ -79,7 +79,7 @@ class UploadedFile:
 
 async def decode_request(request: web.Request) -> dict[str, Any]:
     """All parameters of a Bot API request, normalised; body values override query values."""
-    params: dict[str, Any] = dict(request.query)
+    params: dict[str, Any] = dict(request.query) if request.query_string else {}
     content_type = request.content_type
     if request.can_read_body:
         if content_type == "application/json":

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.sandbox import admin_methods, membership, methods, updates
 from bot.sandbox import web as web_page
-from bot.sandbox.faults import BotApiFault, FaultInjector, InjectedFault
+from bot.sandbox.faults import BotApiFault, FaultInjector, InjectedDrop, InjectedFault
 from bot.sandbox.limits import RateLimiter, RateLimits
 from bot.sandbox.objects import group_chat_json, private_chat_json, user_json
 from bot.sandbox.params import Params, UploadedFile, decode_request
@@ -40,7 +40,23 @@ class SandboxBotApi:
 
     Point PTB at :attr:`base_url`; drive users with :meth:`user` and :meth:`group`; inspect
     :attr:`calls`, :attr:`stats` and :attr:`commands`; inject failures with :meth:`fail_next`,
-    :meth:`block_bot`, :meth:`migrate_group` and :attr:`enforce_limits`.
+    :meth:`drop_next`, :meth:`block_bot`, :meth:`migrate_group` and :attr:`enforce_limits`.
+
+    Faults planned with :meth:`fail_next` (an error answer) and :meth:`drop_next` (a dropped
+    connection) share one queue: each call consumes at most one, the first planned that matches.
+
+    Dropped connections, for testing at-least-once delivery::
+
+        server.drop_next("sendMessage", chat_id=1001)  # lost on the way to Telegram
+        server.drop_next("sendMessage", after_processing=True)  # sent; the answer is lost
+
+    The server closes the TCP connection without any HTTP response, so PTB raises
+    ``telegram.error.NetworkError`` ("Server disconnected without sending a response") either
+    way. Without ``after_processing`` the call is not carried out; with it, it is carried out
+    exactly like a successful call (the message is in the chat and waiters see it), which is how
+    a bot that resends ends up with duplicates. Each drop is recorded in :attr:`dropped` as
+    ``(method, params, processed)`` and counted in ``stats["dropped"]``; like every received
+    call it is also in :attr:`calls` and ``stats[method]``.
     """
 
     def __init__(
@@ -58,8 +74,8 @@ class SandboxBotApi:
         """``bot_id`` defaults to the number before the colon of ``token``; ``clock`` is the
         monotonic clock (seconds) used for the rate limits, ``time.monotonic`` by default.
 
-        ``max_recorded_calls`` bounds :attr:`calls` and :attr:`errors` (oldest dropped first),
-        for a long-running sandbox mode; tests keep everything by default.
+        ``max_recorded_calls`` bounds :attr:`calls`, :attr:`errors` and :attr:`dropped` (oldest
+        forgotten first), for a long-running sandbox mode; tests keep everything by default.
         """
         self.token = token
         self.bot_username = bot_username
@@ -75,6 +91,7 @@ class SandboxBotApi:
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.stats: Counter[str] = Counter()
         self.errors: list[tuple[str, dict[str, Any]]] = []
+        self.dropped: list[tuple[str, dict[str, Any], bool]] = []
         self.max_recorded_calls = max_recorded_calls
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.internal_errors: list[str] = []
@@ -271,6 +288,30 @@ class SandboxBotApi:
             count=count,
         )
 
+    def drop_next(
+        self,
+        method: str | None = "sendMessage",
+        *,
+        chat_id: int | str | None = None,
+        count: int = 1,
+        after_processing: bool = False,
+    ) -> InjectedDrop:
+        """Close the connection of the next ``count`` calls of ``method`` (any method if None),
+        optionally only those for ``chat_id``, without sending any HTTP response.
+
+        ``after_processing`` False: the call is not carried out at all (nothing is sent, edited
+        or answered). True: it is carried out first, exactly as a successful call, and only the
+        answer is lost; if the call fails (say 400 "message is not modified"), the error is
+        recorded in :attr:`errors` as usual and that answer is lost instead. Either way PTB
+        raises ``NetworkError`` and its next request opens a new connection.
+
+        Matching is as for :meth:`fail_next`: ``chat_id`` compares the call's ``chat_id``
+        parameter, so calls without one (``answerCallbackQuery``) match only when it is None.
+        """
+        return self.faults.add_drop(
+            method=method, chat_id=chat_id, count=count, after_processing=after_processing
+        )
+
     @property
     def limits(self) -> RateLimits:
         """The flood windows used when :attr:`enforce_limits` is on."""
@@ -297,16 +338,26 @@ class SandboxBotApi:
         except Exception as exc:  # malformed multipart and the like: the client's fault
             log.debug("undecodable request to %s: %r", requested, exc)
             return self._error(requested, BotApiFault.bad_request("can't parse request body"))
-        self._record(self.calls, (name or requested, _recordable(values)))
+        recorded = _recordable(values)
+        self._record(self.calls, (name or requested, recorded))
         self.stats[name or requested] += 1
         if request.match_info["token"] != self.token:
             return self._error(requested, BotApiFault(401, "Unauthorized"))
         if name is None:
             return self._error(requested, BotApiFault(404, "Not Found: method not found"))
+        planned = self.faults.take(name, values)
+        if isinstance(planned, BotApiFault):
+            return self._error(name, planned)
+        if planned is not None and not planned.after_processing:
+            return self._drop_connection(request, name, recorded, processed=False)
+        response = await self._call(name, values)
+        if planned is not None:  # carried out; now the answer is lost
+            return self._drop_connection(request, name, recorded, processed=True)
+        return response
+
+    async def _call(self, name: str, values: dict[str, Any]) -> web.Response:
+        """Carry out one Bot API call; its answer, success or error."""
         try:
-            injected = self.faults.take(name, values)
-            if injected is not None:
-                raise injected
             result = await _METHODS[name](self, Params(values))
         except BotApiFault as fault:
             return self._error(name, fault)
@@ -316,17 +367,33 @@ class SandboxBotApi:
             self.internal_errors.append(trace)
             fault = BotApiFault(500, "Internal Server Error: sandbox bug, see internal_errors")
             return self._error(name, fault)
-        body: dict[str, Any] = {"ok": True}
-        if isinstance(result, methods.Described):
-            body.update(result=result.result, description=result.description)
-        else:
-            body["result"] = result
-        return _response(body)
+        return _response(_ok_body(result))
 
     def _record(self, log_list: list[Any], entry: Any) -> None:
         log_list.append(entry)
         if self.max_recorded_calls is not None and len(log_list) > self.max_recorded_calls:
             del log_list[: len(log_list) - self.max_recorded_calls]
+
+    def _drop_connection(
+        self, request: web.Request, method: str, params: dict[str, Any], *, processed: bool
+    ) -> web.Response:
+        """Close the client's connection without answering (see :meth:`drop_next`).
+
+        ``transport.abort()`` closes the socket at once (no response bytes are buffered yet, so
+        the client reads a plain EOF: "server disconnected"). aiohttp still needs a response
+        object from the handler; writing it then fails with ``ClientConnectionResetError``, a
+        ``ConnectionError``, which aiohttp's ``finish_response`` treats as a client that went
+        away: it ends the connection's handler loop without logging anything, and
+        ``connection_lost`` releases the socket. Raising instead would log "Error handling
+        request" with a traceback.
+        """
+        self.stats["dropped"] += 1
+        self._record(self.dropped, (method, params, processed))
+        log.debug("sandbox drops the connection of %s (processed: %s)", method, processed)
+        transport = request.transport
+        if transport is not None:  # None if the client is already gone
+            transport.abort()
+        return web.Response(status=204)
 
     def _error(self, method: str, fault: BotApiFault) -> web.Response:
         self.stats["errors"] += 1
@@ -335,6 +402,12 @@ class SandboxBotApi:
         self._record(self.errors, (method, body))
         log.debug("sandbox answers %s with %s", method, fault)
         return _response(body)
+
+
+def _ok_body(result: Any) -> dict[str, Any]:
+    if isinstance(result, methods.Described):
+        return {"ok": True, "result": result.result, "description": result.description}
+    return {"ok": True, "result": result}
 
 
 def _recordable(values: dict[str, Any]) -> dict[str, Any]:

@@ -15,14 +15,15 @@ sees the two replies in order even if the bot answered before the first wait beg
 
 from __future__ import annotations
 
-import copy
+from bisect import bisect_right
 from collections.abc import Callable
+from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from bot.sandbox.faults import SandboxError
 from bot.sandbox.formatting import command_target, user_entities
 from bot.sandbox.objects import inline_buttons
-from bot.sandbox.state import ChatState, MessageRecord
+from bot.sandbox.state import ChatEvent, ChatState, MessageRecord, copy_json
 
 if TYPE_CHECKING:
     from bot.sandbox.server import SandboxBotApi
@@ -49,7 +50,7 @@ class ChatHandle:
     @property
     def chat(self) -> dict[str, Any]:
         """The ``Chat`` object as the bot sees it."""
-        return copy.deepcopy(self.state.chat)
+        return copy_json(self.state.chat)
 
     @property
     def records(self) -> list[MessageRecord]:
@@ -59,23 +60,25 @@ class ChatHandle:
     @property
     def messages(self) -> list[dict[str, Any]]:
         """The bot's messages in this chat, oldest first, edits applied, deleted ones left out."""
-        return [copy.deepcopy(record.message) for record in self.records]
+        return [copy_json(record.message) for record in self.records]
 
     @property
     def last_message(self) -> dict[str, Any] | None:
         """The bot's latest message in this chat, or None."""
-        records = self.records
-        return copy.deepcopy(records[-1].message) if records else None
+        for record in reversed(self.state.records.values()):
+            if record.from_bot and not record.deleted:
+                return copy_json(record.message)
+        return None
 
     @property
     def history(self) -> list[dict[str, Any]]:
         """Every message in the chat, the users' included, oldest first."""
-        return [copy.deepcopy(record.message) for record in self.state.live_records()]
+        return [copy_json(record.message) for record in self.state.live_records()]
 
     @property
     def reply_keyboard(self) -> dict[str, Any] | None:
         """The reply keyboard the bot last showed here (``ReplyKeyboardMarkup``), if any."""
-        return copy.deepcopy(self.state.reply_keyboard)
+        return copy_json(self.state.reply_keyboard)
 
     def mark(self) -> int:
         """The current position in the sandbox's sequence of changes, for ``wait_for_message``."""
@@ -96,15 +99,18 @@ class ChatHandle:
         chat = self.state
         start = chat.wait_cursor if after is None else after
 
-        def find() -> Any:
-            for event in chat.events:
-                if event.seq <= start or not event.from_bot or event.kind == "deleted":
+        def find() -> ChatEvent | None:
+            # Events are in seq order: skip those up to ``start`` without looking at them.
+            events = chat.events
+            for event in islice(events, bisect_right(events, start, key=_seq), None):
+                if not event.from_bot or event.kind == "deleted":
                     continue
                 if predicate is None or predicate(event.message):
                     return event
             return None
 
-        event = await self._api.state.changed.wait_for(find, timeout)
+        # Only this chat's changes can produce a match, so wait on its own signal.
+        event = await chat.signal.wait_for(find, timeout)
         if event is None:
             recent = [m.get("text", m.get("caption")) for m in self.messages[-5:]]
             raise TimeoutError(
@@ -112,7 +118,7 @@ class ChatHandle:
                 f"position {start}; the bot's last messages here: {recent!r}"
             )
         chat.wait_cursor = max(chat.wait_cursor, event.seq)
-        return copy.deepcopy(event.message)
+        return copy_json(event.message)
 
     def _begin_action(self, chat: ChatState) -> None:
         chat.wait_cursor = self._api.state.seq
@@ -136,7 +142,7 @@ class SandboxUser(ChatHandle):
     @property
     def user(self) -> dict[str, Any]:
         """The ``User`` object the bot sees as ``from``."""
-        return copy.deepcopy(self._api.state.users[self.user_id])
+        return copy_json(self._api.state.users[self.user_id])
 
     @property
     def callback_answers(self) -> list[dict[str, Any]]:
@@ -167,7 +173,7 @@ class SandboxUser(ChatHandle):
             replied = target.records.get(reply_to.get("message_id", -1))
             if replied is None or replied.deleted:
                 raise SandboxError("reply_to is not a message of this chat")
-            message["reply_to_message"] = copy.deepcopy(replied.message)
+            message["reply_to_message"] = copy_json(replied.message)
             message["reply_to_message"].pop("reply_to_message", None)
         message["text"] = text
         entities = user_entities(text)
@@ -177,7 +183,7 @@ class SandboxUser(ChatHandle):
         record = self._api.state.add_message(target, message, from_bot=False)
         if self._bot_sees(target, text, replied):
             self._api.state.updates.push("message", record.message)
-        return copy.deepcopy(record.message)
+        return copy_json(record.message)
 
     async def send_command(
         self, command: str, payload: str | None = None, *, chat: ChatHandle | None = None
@@ -203,10 +209,10 @@ class SandboxUser(ChatHandle):
             "chat_instance": str((chat.chat_id * 2654435761 + self._api.bot_id) % 10**19),
             "data": data,
         }
-        state.callback_queries[query["id"]] = {"query": copy.deepcopy(query), "answered": False}
+        state.callback_queries[query["id"]] = {"query": copy_json(query), "answered": False}
         self._begin_action(chat)
         state.updates.push("callback_query", query)
-        return copy.deepcopy(query)
+        return copy_json(query)
 
     async def press_button(self, message: dict[str, Any] | None, text: str) -> dict[str, Any]:
         """Press the inline button labelled ``text`` (exact, else a unique substring).
@@ -281,6 +287,10 @@ class SandboxUser(ChatHandle):
         if record is None or record.deleted or not record.from_bot:
             raise SandboxError(f"no bot message {message_id} in chat {chat_id}")
         return chat, record
+
+
+def _seq(event: ChatEvent) -> int:
+    return event.seq
 
 
 def _find_button(message: dict[str, Any], text: str, *, strict: bool) -> dict[str, Any] | None:
