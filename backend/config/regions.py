@@ -9,12 +9,13 @@ import re
 import tomllib
 from datetime import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from backend.domain.regions import Region
+from backend.domain.symptoms import DEFAULT_SYMPTOMS, SYMPTOMS_BY_CODE, Symptom
 from backend.i18n import shipped_languages
 
 
@@ -24,6 +25,31 @@ class RegionsFileError(ValueError):
 
 _ID = r"^[a-z0-9][a-z0-9-]{1,31}$"
 _HHMM = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+class _CustomSymptom(BaseModel):
+    """An authority's own symptom, labelled in its languages (English is the fallback)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_]{1,23}$")
+    group: Literal["characteristic", "general", "red_flag"] = "general"
+    labels: dict[str, str] = Field(min_length=1)
+
+    @field_validator("labels")
+    @classmethod
+    def _labels(cls, value: dict[str, str]) -> dict[str, str]:
+        if "en" not in value:
+            raise ValueError("needs an English label (en), the fallback for other languages")
+        for language, label in value.items():
+            if not 1 <= len(label.strip()) <= 40:
+                raise ValueError(f"the {language!r} label must have 1 to 40 characters")
+        return value
+
+    def to_symptom(self) -> Symptom:
+        return Symptom(
+            self.code, self.labels["en"], self.group, labels=tuple(sorted(self.labels.items()))
+        )
 
 
 class _RegionModel(BaseModel):
@@ -37,6 +63,32 @@ class _RegionModel(BaseModel):
     authority_chat_id: int | None = None
     activation_code_hours: int = Field(default=72, ge=1, le=24 * 30)
     reminder_after_minutes: int = Field(default=180, ge=15, le=12 * 60)
+    symptoms: list[str] | None = Field(default=None, min_length=1, max_length=30)
+    custom_symptoms: list[_CustomSymptom] = Field(default_factory=list, max_length=20)
+    correction_hours: int | None = Field(default=None, ge=1, le=72)
+    contact: str | None = Field(default=None, min_length=3, max_length=300)
+    retention_days: int = Field(default=30, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _known_symptoms(self) -> _RegionModel:
+        known = set(SYMPTOMS_BY_CODE) | {s.code for s in self.custom_symptoms}
+        for code in self.symptoms or ():
+            if code not in known:
+                raise ValueError(
+                    f"symptoms lists {code!r}, which is neither shipped nor a custom_symptoms code"
+                )
+        clashes = {s.code for s in self.custom_symptoms} & set(SYMPTOMS_BY_CODE)
+        if clashes:
+            raise ValueError(
+                f"custom_symptoms redefines the shipped symptom {sorted(clashes)[0]!r}"
+            )
+        return self
+
+    def _symptom_list(self) -> tuple[Symptom, ...]:
+        custom = {s.code: s.to_symptom() for s in self.custom_symptoms}
+        if self.symptoms is None:
+            return DEFAULT_SYMPTOMS + tuple(custom.values())
+        return tuple(custom.get(code) or SYMPTOMS_BY_CODE[code] for code in self.symptoms)
 
     @field_validator("timezone")
     @classmethod
@@ -82,6 +134,10 @@ class _RegionModel(BaseModel):
             authority_chat_id=self.authority_chat_id,
             activation_code_hours=self.activation_code_hours,
             reminder_after_minutes=self.reminder_after_minutes,
+            symptoms=self._symptom_list(),
+            correction_hours=self.correction_hours,
+            contact=self.contact,
+            retention_days=self.retention_days,
         )
 
 

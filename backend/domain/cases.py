@@ -11,6 +11,7 @@ from backend.domain.errors import Invalid
 CASE_KINDS = ("index", "contact")
 MAX_QUARANTINE_DAYS = 60
 MAX_STAFF_REFERENCE = 64
+MAX_LABEL = 30
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class NewCase:
     quarantine_end: date
     language: str
     staff_reference: str | None = None
+    label: str | None = None  # for households: whom a prompt is for ("Kind 1")
 
 
 def validate_new_case(case: NewCase, today: date, languages: tuple[str, ...]) -> None:
@@ -41,6 +43,8 @@ def validate_new_case(case: NewCase, today: date, languages: tuple[str, ...]) ->
         raise Invalid("quarantine_end", "quarantine_end lies in the past; nothing to monitor.")
     if case.language not in languages:
         raise Invalid("language", f"language must be one of {', '.join(sorted(languages))}.")
+    if case.label is not None and not 1 <= len(case.label) <= MAX_LABEL:
+        raise Invalid("label", f"label must have 1 to {MAX_LABEL} characters.")
     if case.staff_reference is not None and len(case.staff_reference) > MAX_STAFF_REFERENCE:
         raise Invalid(
             "staff_reference", f"staff_reference may have at most {MAX_STAFF_REFERENCE} characters."
@@ -68,3 +72,5 @@ class Case:
     closed_at: datetime | None
     unreachable_at: datetime | None = None  # blocked the bot (403)
     stopped_at: datetime | None = None  # asked for no more prompts (/stop)
+    label: str | None = None  # whom the prompts are for, in a household
+    prompt_order: int = 0  # the order in which a household is asked

@@ -25,7 +25,9 @@ class Kind(StrEnum):
     PROMPT = "prompt"  # the daily question; payload: prompt, label
     QUESTIONNAIRE = "questionnaire"  # edit the prompt message to show a step; payload: see bot
     ANSWER_CALLBACK = "answer_callback"  # answerCallbackQuery; payload: query, notice
-    REPLY = "reply"  # a text reply named by payload["message"] with payload["params"]
+    REPLY = "reply"  # a message named payload["message"] with payload["params"] (+ keyboard)
+    EDIT = "edit"  # replace message payload["message_id"] with a named message
+    CLEAR_BUTTONS = "clear_buttons"  # remove the keyboard of payload["message_id"]
     REMINDER = "reminder"  # "today's questions are still open"; payload: prompt
     CLOSING = "closing"  # the end of monitoring; payload: end
     BROADCAST = "broadcast"  # a staff notice; payload: text (already in the person's language)

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
+
 # Closing messages ("your monitoring has ended") go out only in the daytime.
 CLOSING_EARLIEST = time(8, 0)
 CLOSING_LATEST = time(20, 0)
@@ -21,6 +23,17 @@ class Region:
     authority_chat_id: int | None = None
     activation_code_hours: int = 72
     reminder_after_minutes: int = 180  # one reminder if a prompt is unanswered this long
+    symptoms: tuple[Symptom, ...] = DEFAULT_SYMPTOMS  # the checklist, in order
+    correction_hours: int | None = None  # None: an entry may be corrected until the next prompt
+    contact: str | None = None  # how citizens reach the authority (shown in /privacy)
+    retention_days: int = 30  # diary data is deleted this long after a case closes
+
+    @property
+    def symptom_codes(self) -> tuple[str, ...]:
+        return tuple(symptom.code for symptom in self.symptoms)
+
+    def symptom(self, code: str) -> Symptom | None:
+        return next((s for s in self.symptoms if s.code == code), None)
 
     @property
     def reminder_after(self) -> timedelta:

@@ -6,6 +6,7 @@ English message ids translated through the catalogs in ``locales/``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -17,8 +18,16 @@ def N_(message: str) -> str:
 @dataclass(frozen=True)
 class Symptom:
     code: str
-    label: str  # English message id; translate at rendering time
+    label: str  # English message id; translated through the catalogs when rendered
     group: str  # "characteristic", "general" or "red_flag"
+    # An authority's own symptom carries its labels per language instead of a catalog entry.
+    labels: tuple[tuple[str, str], ...] = ()
+
+    def label_in(self, language: str, translate: Callable[[str], str]) -> str:
+        if not self.labels:
+            return translate(self.label)
+        own = dict(self.labels)
+        return own.get(language) or own.get("en") or self.label
 
 
 DEFAULT_SYMPTOMS: tuple[Symptom, ...] = (

@@ -16,7 +16,8 @@ from backend.domain.cases import Case, NewCase
 
 _COLUMNS = """
     region, id, kind, status, quarantine_start, quarantine_end, language, staff_reference,
-    chat_id, created_at, activated_at, closed_at, unreachable_at, stopped_at
+    chat_id, created_at, activated_at, closed_at, unreachable_at, stopped_at, label,
+    prompt_order
 """
 
 
@@ -36,6 +37,8 @@ def _case(row: asyncpg.Record) -> Case:
         closed_at=row["closed_at"],
         unreachable_at=row["unreachable_at"],
         stopped_at=row["stopped_at"],
+        label=row["label"],
+        prompt_order=row["prompt_order"],
     )
 
 
@@ -43,8 +46,8 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase, created_by: UUID)
     rows = await conn.fetch(
         f"""
         INSERT INTO cases (region, kind, quarantine_start, quarantine_end, language,
-                           staff_reference, created_by)
-        VALUES ($1, $2, $3, $4, $5, $6, $7)
+                           staff_reference, created_by, label)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
         RETURNING {_COLUMNS}
         """,
         case.region,
@@ -54,6 +57,7 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase, created_by: UUID)
         case.language,
         case.staff_reference,
         created_by,
+        case.label,
     )
     return _case(rows[0])
 
@@ -132,7 +136,10 @@ async def bind_chat(
     rows = await conn.fetch(
         f"""
         UPDATE cases
-        SET chat_id = $3, status = 'active', activated_at = coalesce(activated_at, $4)
+        SET chat_id = $3, status = 'active', activated_at = coalesce(activated_at, $4),
+            prompt_order = (SELECT count(*) FROM cases o
+                            WHERE o.chat_id = $3 AND o.status = 'active'
+                              AND NOT (o.region = $1 AND o.id = $2))
         WHERE region = $1 AND id = $2 AND status <> 'closed'
         RETURNING {_COLUMNS}
         """,
@@ -197,3 +204,23 @@ async def mark_reachable(conn: asyncpg.Connection, chat_id: int) -> None:
         "UPDATE cases SET unreachable_at = NULL WHERE chat_id = $1 AND unreachable_at IS NOT NULL",
         chat_id,
     )
+
+
+async def set_language(conn: asyncpg.Connection, chat_id: int, language: str) -> int:
+    """The chat's people speak ``language`` from now on (all cases of a household)."""
+    status = await conn.execute(
+        "UPDATE cases SET language = $2 WHERE chat_id = $1 AND status <> 'closed'",
+        chat_id,
+        language,
+    )
+    return int(status.split()[-1])
+
+
+async def set_stopped(conn: asyncpg.Connection, chat_id: int, stopped_at: datetime | None) -> int:
+    """/stop (a time) or /resume (None) for every open case of the chat."""
+    status = await conn.execute(
+        "UPDATE cases SET stopped_at = $2 WHERE chat_id = $1 AND status = 'active'",
+        chat_id,
+        stopped_at,
+    )
+    return int(status.split()[-1])

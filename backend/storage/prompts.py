@@ -76,20 +76,19 @@ async def get_for_chat(
     return _prompt(rows[0]) if rows else None
 
 
-async def find_open_for_cases(
+async def find_latest_for_cases(
     conn: asyncpg.Connection, cases: Sequence[tuple[str, UUID]]
 ) -> list[Prompt]:
-    """The open prompt of each case (if any), the most recently touched first."""
-    prompts = []
+    """The newest prompt of each case (answered or not), the most recently touched first."""
+    found = []
     for region, case_id in cases:
         rows = await conn.fetch(
-            _SELECT + "WHERE p.region = $1 AND p.case_id = $2 AND p.answered_at IS NULL "
-            "ORDER BY p.created_at DESC LIMIT 1",
+            _SELECT + "WHERE p.region = $1 AND p.case_id = $2 ORDER BY p.created_at DESC LIMIT 1",
             region,
             case_id,
         )
-        prompts.extend((row["updated_at"], _prompt(row)) for row in rows if row["latest"])
-    return [prompt for _, prompt in sorted(prompts, key=lambda item: item[0], reverse=True)]
+        found.extend((row["updated_at"], _prompt(row)) for row in rows)
+    return [prompt for _, prompt in sorted(found, key=lambda item: item[0], reverse=True)]
 
 
 async def save_draft(

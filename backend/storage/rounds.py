@@ -13,6 +13,23 @@ import asyncpg
 
 from backend.domain.messages import Kind, Priority
 
+# A household is asked one person after the other: the next prompt is released as soon as
+# the previous one is answered, or after this long anyway.
+HOUSEHOLD_TURN = timedelta(minutes=10)
+
+
+async def release_prompt(conn: asyncpg.Connection, region: str, prompt_id: UUID) -> None:
+    """Send a household's next prompt now rather than at its turn."""
+    await conn.execute(
+        """
+        UPDATE outbox SET not_before = now()
+        WHERE region = $1 AND dedup_key = 'prompt:' || $2::UUID::TEXT
+          AND sent_at IS NULL AND failed_at IS NULL AND not_before > now()
+        """,
+        region,
+        prompt_id,
+    )
+
 
 async def insert_round(
     conn: asyncpg.Connection,
@@ -51,6 +68,7 @@ async def expand_round(
         """
         WITH due AS (
             SELECT gen_random_uuid() AS prompt_id, region, id AS case_id, chat_id, language,
+                   label, prompt_order,
                    ($3::DATE - quarantine_start) + 1 AS day,
                    (quarantine_end - quarantine_start) + 1 AS days,
                    row_number() OVER () - 1 AS position
@@ -67,8 +85,8 @@ async def expand_round(
                             not_before)
         SELECT region, 'prompt:' || prompt_id::TEXT, $4, $5, chat_id, language,
                jsonb_build_object('prompt', prompt_id::TEXT, 'day', day, 'days', days,
-                                  'date', $3::DATE::TEXT),
-               now() + position * $6::INTERVAL
+                                  'date', $3::DATE::TEXT, 'label', label),
+               now() + position * $6::INTERVAL + prompt_order * $7::INTERVAL
         FROM due
         """,
         region,
@@ -77,6 +95,7 @@ async def expand_round(
         int(Priority.PROMPT),
         Kind.PROMPT.value,
         spacing,
+        HOUSEHOLD_TURN,
     )
     return int(status.split()[-1])
 
