@@ -1,4 +1,8 @@
-"""Callback data of inline buttons: ``q:<prompt>:<action>[:<arg>]``, at most 64 bytes.
+"""Callback data of inline buttons, at most 64 bytes:
+
+- ``q:<prompt>:<action>[:<arg>]`` a questionnaire button (prompt id in 22 base64 characters);
+- ``l:<language>`` a language in the /language menu;
+- ``s:y`` / ``s:n`` the /stop confirmation.
 
 The data comes back from the client, so decoding is strict and returns None for anything
 unexpected; ownership and state are then checked against the database by the service.
@@ -22,6 +26,20 @@ class QuestionButton:
     arg: str | None = None
 
 
+@dataclass(frozen=True)
+class LanguageButton:
+    language: str
+
+
+@dataclass(frozen=True)
+class StopButton:
+    yes: bool
+
+
+Button = QuestionButton | LanguageButton | StopButton
+_LANGUAGE = re.compile(r"^l:([a-z]{2,3})$")
+
+
 def _short(uuid: UUID) -> str:
     return base64.urlsafe_b64encode(uuid.bytes).decode("ascii").rstrip("=")
 
@@ -43,10 +61,22 @@ def encode_question(prompt_id: UUID | str, action: str, arg: str | None = None) 
     return data
 
 
-def decode(data: str | None) -> QuestionButton | None:
+def encode_language(language: str) -> str:
+    return f"l:{language}"
+
+
+def encode_stop(yes: bool) -> str:
+    return "s:y" if yes else "s:n"
+
+
+def decode(data: str | None) -> Button | None:
     """The button, or None for data that is not ours (forged, old format, garbage)."""
     if not data or len(data.encode("utf-8")) > MAX_BYTES:
         return None
+    if match := _LANGUAGE.match(data):
+        return LanguageButton(match.group(1))
+    if data in ("s:y", "s:n"):
+        return StopButton(data == "s:y")
     parts = data.split(":")
     if len(parts) not in (3, 4) or parts[0] != "q":
         return None

@@ -1,4 +1,4 @@
-"""Telegram update handlers: translate an update into one conversation service call.
+"""Telegram update handlers: translate an update into one service call.
 
 Handlers never reply directly: the service writes replies to the outbox in the same
 transaction as the state change, and the sender delivers them.
@@ -20,9 +20,9 @@ from telegram.ext import (
 )
 
 from backend.i18n import Catalogs, pick_language
-from backend.services import conversation
+from backend.services import chat_commands, conversation, questionnaire_flow
+from backend.services.chat import ChatUpdate
 from backend.services.context import ServiceContext
-from backend.services.conversation import ChatUpdate
 from bot import callbacks
 from bot.texts import SORRY
 
@@ -57,8 +57,17 @@ class Handlers:
 
     def register(self, application: Application) -> None:
         private = filters.ChatType.PRIVATE
-        application.add_handler(CommandHandler("start", self.on_start, filters=private))
-        application.add_handler(CommandHandler("help", self.on_help, filters=private))
+        commands = {
+            "start": self.on_start,
+            "help": self.on_help,
+            "status": self.on_command(chat_commands.status),
+            "language": self.on_command(chat_commands.language_menu),
+            "privacy": self.on_command(chat_commands.privacy),
+            "stop": self.on_command(chat_commands.stop),
+            "resume": self.on_command(chat_commands.resume),
+        }
+        for name, handler in commands.items():
+            application.add_handler(CommandHandler(name, handler, filters=private))
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.on_text)
@@ -66,6 +75,12 @@ class Handlers:
         # Unknown commands, stickers, photos, voice...: a short hint, never silence.
         application.add_handler(MessageHandler(private, self.on_anything_else))
         application.add_error_handler(self.on_error)
+
+    def on_command(self, service):  # noqa: ANN001, ANN201 - a handler factory
+        async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            await service(self.ctx, _chat_update(update))
+
+        return handle
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None
@@ -83,17 +98,27 @@ class Handlers:
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
-        # Questionnaire buttons live only in private chats; anything else is answered as closed.
+        message_id = query.message.message_id if query.message else None
+        # Citizens' buttons live only in private chats; anything else is answered as closed.
         button = callbacks.decode(query.data) if private else None
-        await conversation.press(
-            self.ctx,
-            _chat_update(update),
-            query_id=query.id,
-            message_id=query.message.message_id if query.message else None,
-            prompt_id=button.prompt_id if button else None,
-            action=button.action if button else "",
-            arg=button.arg if button else None,
-        )
+        chat = _chat_update(update)
+        if isinstance(button, callbacks.LanguageButton):
+            await chat_commands.choose_language(
+                self.ctx, chat, query.id, message_id, button.language
+            )
+        elif isinstance(button, callbacks.StopButton):
+            await chat_commands.confirm_stop(self.ctx, chat, query.id, message_id, button.yes)
+        else:
+            question = button if isinstance(button, callbacks.QuestionButton) else None
+            await questionnaire_flow.press(
+                self.ctx,
+                chat,
+                query_id=query.id,
+                message_id=message_id,
+                prompt_id=question.prompt_id if question else None,
+                action=question.action if question else "",
+                arg=question.arg if question else None,
+            )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """Log first (without message contents), then apologise where we can."""

@@ -8,10 +8,23 @@ from typing import Any
 
 from backend.domain.clock import Clock
 from backend.domain.messages import Kind
-from backend.i18n import Catalogs
+from backend.i18n import Catalogs, Translator
+from backend.services.context import RegionDirectory
 from backend.storage.outbox import OutboxRow
-from bot.texts import NOTICES, REPLIES, closing, notice, reminder
+from bot import texts, texts_commands
+from bot.keyboards import KEYBOARDS
 from bot.views import question_view
+
+REPLIES = {
+    **texts.REPLIES,
+    "status": texts_commands.status,
+    "choose_language": texts_commands.choose_language,
+    "language_set": texts_commands.language_set,
+    "privacy": texts_commands.privacy,
+    "stop_confirm": texts_commands.stop_confirm,
+    "stopped": texts_commands.stopped,
+    "resumed": texts_commands.resumed,
+}
 
 
 @dataclass(frozen=True)
@@ -25,43 +38,55 @@ class UnknownMessage(ValueError):
 
 
 class Renderer:
-    def __init__(self, catalogs: Catalogs, clock: Clock):
+    def __init__(self, catalogs: Catalogs, clock: Clock, regions: RegionDirectory | None = None):
         self.catalogs = catalogs
         self.clock = clock
+        self.regions = regions
 
     def render(self, row: OutboxRow) -> BotCall:
         t = self.catalogs.get(row.language)
         now: datetime = self.clock.now()
         p = row.payload
-        if row.kind == Kind.PROMPT:
-            text, keyboard = question_view(t, dict(p, step="ask"), now)
-            return BotCall(
-                "sendMessage", {"chat_id": row.chat_id, "text": text, "reply_markup": keyboard}
-            )
-        if row.kind == Kind.QUESTIONNAIRE:
-            text, keyboard = question_view(t, p, now)
+        chat = {"chat_id": row.chat_id}
+        if row.kind in (Kind.PROMPT, Kind.QUESTIONNAIRE):
+            region = self.regions.get(p.get("region", "")) if self.regions else None
+            text, keyboard = question_view(t, p, now, region)
+            if p.get("message_id") is None:  # a fresh prompt, or the next step after typing
+                return BotCall("sendMessage", {**chat, "text": text, "reply_markup": keyboard})
             return BotCall(
                 "editMessageText",
-                {
-                    "chat_id": row.chat_id,
-                    "message_id": p["message_id"],
-                    "text": text,
-                    "reply_markup": keyboard,
-                },
+                {**chat, "message_id": p["message_id"], "text": text, "reply_markup": keyboard},
             )
         if row.kind == Kind.ANSWER_CALLBACK:
-            message = NOTICES.get(p.get("notice") or "")
+            message = texts.NOTICES.get(p.get("notice") or "")
             return BotCall(
                 "answerCallbackQuery",
                 {"callback_query_id": p["query"], "text": t.gettext(message) if message else None},
             )
-        if row.kind == Kind.REPLY and p.get("message") in REPLIES:
-            text = REPLIES[p["message"]](t, p.get("params") or {}, now)
-            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": text})
+        if row.kind == Kind.REPLY:
+            params = {**chat, "text": self._reply(t, p, now)}
+            if p.get("keyboard") in KEYBOARDS:
+                params["reply_markup"] = KEYBOARDS[p["keyboard"]](t, p.get("params") or {})
+            return BotCall("sendMessage", params)
+        if row.kind == Kind.EDIT:
+            text = self._reply(t, p, now)
+            return BotCall("editMessageText", {**chat, "message_id": p["message_id"], "text": text})
+        if row.kind == Kind.CLEAR_BUTTONS:
+            return BotCall(
+                "editMessageReplyMarkup",
+                {**chat, "message_id": p["message_id"], "reply_markup": None},
+            )
         if row.kind == Kind.REMINDER:
-            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": reminder(t)})
+            return BotCall("sendMessage", {**chat, "text": texts.reminder(t)})
         if row.kind == Kind.CLOSING:
-            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": closing(t, p)})
+            return BotCall("sendMessage", {**chat, "text": texts.closing(t, p)})
         if row.kind == Kind.BROADCAST:
-            return BotCall("sendMessage", {"chat_id": row.chat_id, "text": notice(t, p)})
+            return BotCall("sendMessage", {**chat, "text": texts.notice(t, p)})
         raise UnknownMessage(f"cannot render outbox kind {row.kind!r}")
+
+    @staticmethod
+    def _reply(t: Translator, p: dict[str, Any], now: datetime) -> str:
+        render = REPLIES.get(p.get("message") or "")
+        if render is None:
+            raise UnknownMessage(f"no text named {p.get('message')!r}")
+        return render(t, p.get("params") or {}, now)

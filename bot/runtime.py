@@ -153,7 +153,7 @@ async def running_sender(
     sender = OutboxSender(
         ctx.db,
         application.bot,
-        Renderer(catalogs, ctx.clock),
+        Renderer(catalogs, ctx.clock, ctx.regions),
         ctx.outbox,
         rate=ctx.send_rate,
         paid_broadcast=paid_broadcast,

@@ -289,6 +289,8 @@ class OutboxSender:
             return await self.bot.send_message(**params)
         if call.method == "editMessageText":
             return await self.bot.edit_message_text(**params)
+        if call.method == "editMessageReplyMarkup":
+            return await self.bot.edit_message_reply_markup(**params)
         if call.method == "answerCallbackQuery":
             return await self.bot.answer_callback_query(**params)
         raise UnknownMessage(f"no sender for Bot API method {call.method}")

@@ -33,8 +33,18 @@ def when(t: Translator, iso: str | None, now: datetime) -> str:
 def _welcome(t: Translator, p: Params, now: datetime) -> str:
     _ = t.gettext
     times = t.join([t.time(datetime.fromisoformat(f"2000-01-01T{x}")) for x in p["times"]])
-    return "\n\n".join(
+    household = (
         [
+            _("{label} is now registered too. I will ask about each person in turn.").format(
+                label=p["label"]
+            )
+        ]
+        if p.get("label")
+        else []
+    )
+    return "\n\n".join(
+        household
+        + [
             _(
                 "Welcome! You are registered for your quarantine from {start} to {end}. Your "
                 "health authority: {authority}."
@@ -110,6 +120,13 @@ def _unreadable(t: Translator, p: Params, now: datetime) -> str:
     ).format(example=t.decimal(37.2))
 
 
+def _note_too_long(t: Translator, p: Params, now: datetime) -> str:
+    return t.gettext(
+        "That note is too long: at most {limit} characters, please. Your health authority will "
+        "call you if they need to know more."
+    ).format(limit=p.get("value") or 500)
+
+
 def reminder(t: Translator) -> str:
     return t.gettext(
         "⏰ A reminder: today's questions are still open. Please answer them with the buttons "
@@ -174,9 +191,12 @@ REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     ),
     "temperature_unreadable": _unreadable,
     "temperature_implausible": _implausible,
-    "entry_recorded": _with_next(
-        N_("Thank you, your answers are recorded. The next questions come {when}.")
+    "note_too_long": _note_too_long,
+    "monitoring_ended": _simple(
+        N_("Your monitoring has ended; there are no more questions. Stay well!")
     ),
+    "already_stopped": _simple(N_("The questions are already paused. Type /resume to continue.")),
+    "stop_cancelled": _simple(N_("Good, the daily questions continue.")),
 }
 
 # Short notices shown on top of the chat after a button press.
@@ -185,11 +205,18 @@ NOTICES: dict[str, str] = {
     "recorded": N_("Thank you!"),
     "not_now": N_("This button is no longer active."),
     "unknown_symptom": N_("This button is no longer active."),
+    "already_recorded": N_("Your answer is already recorded. Thank you!"),
+    "correction_closed": N_("This answer can no longer be changed."),
 }
 
 # The command menu (setMyCommands), per language.
 COMMANDS = (
     ("start", N_("Start or show your registration")),
+    ("status", N_("Your quarantine day and today's answer")),
+    ("language", N_("Change the language")),
+    ("privacy", N_("What is stored and who sees it")),
+    ("stop", N_("Pause the daily questions")),
+    ("resume", N_("Continue the daily questions")),
     ("help", N_("What this bot does")),
 )
 

@@ -1,19 +1,37 @@
-"""The questionnaire on screen: one message per prompt, edited as the person answers."""
+"""The questionnaire on screen: one message per prompt, edited as the person answers.
+
+Every step is drawn from plain values (``backend.services.questionnaire_flow.question_view``)
+in the person's language at send time.
+"""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from backend.domain.questionnaire import Action, Step
-from backend.domain.symptoms import DEFAULT_SYMPTOMS, SYMPTOMS_BY_CODE
+from backend.domain.questionnaire import Action, Draft, Step
+from backend.domain.regions import Region
+from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
 from backend.i18n import Translator
 from bot.callbacks import encode_question
 from bot.texts import when
 
 Keyboard = InlineKeyboardMarkup | None
+
+
+def N_(message: str) -> str:
+    """Mark for extraction; translated when drawn."""
+    return message
+
+
+TREND_LABELS = {
+    "better": N_("↗️ Better"),
+    "same": N_("➡️ About the same"),
+    "worse": N_("↘️ Worse"),
+}
 
 
 def _button(text: str, prompt: str, action: Action, arg: str | None = None) -> InlineKeyboardButton:
@@ -22,36 +40,43 @@ def _button(text: str, prompt: str, action: Action, arg: str | None = None) -> I
 
 def _heading(t: Translator, p: dict[str, Any]) -> str:
     _ = t.gettext
-    day = date.fromisoformat(p["date"])
-    if p.get("day") and p.get("days"):
-        return _("Day {day} of {days} · {date}").format(
-            day=p["day"], days=p["days"], date=t.day_and_month(day)
-        )
-    return t.day_and_month(day)
+    day = t.day_and_month(date.fromisoformat(p["date"]))
+    heading = (
+        _("Day {day} of {days} · {date}").format(day=p["day"], days=p["days"], date=day)
+        if p.get("day") and p.get("days")
+        else day
+    )
+    if p.get("label"):
+        heading = _("For {label}").format(label=p["label"]) + " · " + heading
+    return heading
 
 
-def question_view(t: Translator, p: dict[str, Any], now: datetime) -> tuple[str, Keyboard]:
+def question_view(
+    t: Translator, p: dict[str, Any], now: datetime, region: Region | None = None
+) -> tuple[str, Keyboard]:
     """Text and buttons for the step in ``p["step"]`` (``ask`` for a fresh prompt)."""
     _ = t.gettext
-    prompt, step = p["prompt"], Step(p.get("step", Step.ASK))
-    heading = _heading(t, p)
+    prompt = p["prompt"]
+    draft = Draft.from_stored(p.get("step", Step.ASK), p.get("draft") or {})
+    symptoms = region.symptoms if region else DEFAULT_SYMPTOMS
+    lines = [_heading(t, p)]
+    step = draft.step
     if step is Step.ASK:
-        text = "\n".join([heading, _("How are you today?")])
+        lines.append(_("How are you today?"))
         rows = [
             [_button(_("👍 I feel well, no symptoms"), prompt, Action.WELL)],
             [_button(_("🤒 I don't feel well"), prompt, Action.UNWELL)],
         ]
-        return text, InlineKeyboardMarkup(rows)
-    if step is Step.SYMPTOMS:
-        chosen = set(p.get("symptoms", ()))
-        text = "\n".join(
-            [heading, _("Which symptoms do you have? Tap all that apply, then “Done”.")]
-        )
+    elif step is Step.SYMPTOMS:
+        lines.append(_("Which symptoms do you have? Tap all that apply, then “Done”."))
         buttons = [
             _button(
-                ("✅ " if s.code in chosen else "▫️ ") + _(s.label), prompt, Action.TOGGLE, s.code
+                ("✅ " if s.code in draft.symptoms else "▫️ ") + s.label_in(t.language, _),
+                prompt,
+                Action.TOGGLE,
+                s.code,
             )
-            for s in DEFAULT_SYMPTOMS
+            for s in symptoms
         ]
         rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
         rows.append(
@@ -60,43 +85,73 @@ def question_view(t: Translator, p: dict[str, Any], now: datetime) -> tuple[str,
                 _button(_("Done ➡️"), prompt, Action.DONE),
             ]
         )
-        return text, InlineKeyboardMarkup(rows)
-    if step is Step.TEMPERATURE:
-        text = "\n".join(
-            [
-                heading,
-                _("What is your body temperature? Please type it, for example {example}.").format(
-                    example=t.decimal(37.2)
-                ),
-            ]
-        )
-        return text, InlineKeyboardMarkup(
-            [[_button(_("Not measured"), prompt, Action.NOT_MEASURED)]]
-        )
-    return "\n".join([heading, summary(t, p.get("answer") or {}), _next_line(t, p, now)]), None
-
-
-def summary(t: Translator, answer: dict[str, Any]) -> str:
-    _ = t.gettext
-    if answer.get("well"):
-        return _("✅ Recorded: you feel well, no symptoms.")
-    labels = [
-        _(SYMPTOMS_BY_CODE[c].label) for c in answer.get("symptoms", ()) if c in SYMPTOMS_BY_CODE
-    ]
-    lines = [_("✅ Recorded: you don't feel well.")]
-    lines.append(
-        _("Symptoms: {list}").format(list=t.join(labels))
-        if labels
-        else _("No symptoms from the list.")
-    )
-    if answer.get("temperature"):
+    elif step is Step.TEMPERATURE:
         lines.append(
-            _("Temperature: {value} °C").format(value=t.decimal(float(answer["temperature"])))
+            _("What is your body temperature? Please type it, for example {example}.").format(
+                example=t.decimal(37.2)
+            )
         )
+        row = [_button(_("Not measured"), prompt, Action.NOT_MEASURED)]
+        if draft.measured and draft.temperature is not None:
+            keep = _("Keep {value} °C").format(value=t.decimal(draft.temperature))
+            row.insert(0, _button(keep, prompt, Action.KEEP))
+        rows = [row]
+    elif step is Step.TREND:
+        lines.append(_("Compared with yesterday, how do you feel?"))
+        rows = [
+            [
+                _button(
+                    ("✅ " if draft.trend == trend else "") + _(label), prompt, Action.TREND, trend
+                )
+            ]
+            for trend, label in TREND_LABELS.items()
+        ]
+    elif step is Step.NOTE:
+        lines.append(
+            _("Anything else your health authority should know? Type a short note, or skip.")
+        )
+        row = [_button(_("Skip"), prompt, Action.SKIP)]
+        if draft.noted and draft.note:
+            row.insert(0, _button(_("Keep my note"), prompt, Action.KEEP))
+        rows = [row]
+    elif step is Step.SUMMARY:
+        lines += [_("Please check your answers:"), answers(t, draft, symptoms)]
+        rows = [
+            [
+                _button(_("✅ Send"), prompt, Action.SEND),
+                _button(_("✏️ Change"), prompt, Action.CHANGE),
+            ]
+        ]
     else:
+        done = _("✅ Corrected.") if p.get("corrected") else _("✅ Recorded. Thank you!")
+        lines += [done, answers(t, draft, symptoms)]
+        if p.get("next"):
+            lines.append(_("Next questions: {when}.").format(when=when(t, p["next"], now)))
+        rows = [[_button(_("✏️ Correct"), prompt, Action.CORRECT)]]
+    return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def answers(t: Translator, draft: Draft, symptoms: tuple[Symptom, ...]) -> str:
+    """The answers in a few short lines, as the person will see them in the summary."""
+    _ = t.gettext
+    if draft.well:
+        return _("You feel well, no symptoms.")
+    chosen = [s.label_in(t.language, _) for s in symptoms if s.code in draft.symptoms]
+    lines = [
+        _("Symptoms: {list}").format(list=t.join(chosen))
+        if chosen
+        else _("No symptoms from the list.")
+    ]
+    if draft.temperature is not None:
+        lines.append(
+            _("Temperature: {value} °C").format(value=t.decimal(Decimal(draft.temperature)))
+        )
+    elif draft.measured:
         lines.append(_("Temperature: not measured"))
+    if draft.trend:
+        lines.append(
+            _("Compared with yesterday: {trend}").format(trend=_(TREND_LABELS[draft.trend]))
+        )
+    if draft.note:
+        lines.append(_("Note: {note}").format(note=draft.note))
     return "\n".join(lines)
-
-
-def _next_line(t: Translator, p: dict[str, Any], now: datetime) -> str:
-    return t.gettext("Next questions: {when}.").format(when=when(t, p.get("next"), now))

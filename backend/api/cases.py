@@ -36,6 +36,7 @@ async def register_case(request: web.Request) -> web.Response:
         quarantine_end=body.quarantine_end,
         language=body.language or region.default_language,
         staff_reference=body.staff_reference or None,
+        label=body.label or None,
     )
     registration = await case_service.register_case(ctx, staff, new)
     code = registration.activation_code

@@ -21,6 +21,12 @@ class CaseCreate(BaseModel):
         description="Language of the bot's messages; default: the region's",
     )
     staff_reference: str | None = Field(default=None, max_length=64)
+    label: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=30,
+        description="For a household: whom the prompts are for, e.g. 'Kind 1' (not a name)",
+    )
 
 
 class BroadcastFilter(BaseModel):

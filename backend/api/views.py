@@ -18,6 +18,7 @@ def case_view(case: Case) -> dict[str, Any]:
         "quarantine_end": case.quarantine_end.isoformat(),
         "language": case.language,
         "staff_reference": case.staff_reference,
+        "label": case.label,
         "activated": case.chat_id is not None,
         "created_at": case.created_at.isoformat(),
         "activated_at": case.activated_at.isoformat() if case.activated_at else None,
@@ -33,4 +34,7 @@ def entry_view(entry: Entry) -> dict[str, Any]:
         "feeling_well": entry.feeling_well,
         "symptoms": list(entry.symptoms),
         "temperature_c": float(entry.temperature_c) if entry.temperature_c is not None else None,
+        "trend": entry.trend,
+        "note": entry.note,
+        "corrected_at": entry.corrected_at.isoformat() if entry.corrected_at else None,
     }

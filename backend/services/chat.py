@@ -1,0 +1,125 @@
+"""What every citizen-facing use case shares: one transaction per Telegram update.
+
+Each handler records the update, reads the chat's cases, decides, and writes its state change
+together with its replies to the outbox, all in one transaction: a redelivered update changes
+nothing, a crash loses nothing, and a retried transaction has no side effects to repeat.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from backend.domain.cases import Case
+from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
+from backend.i18n import pick_language
+from backend.services.context import ServiceContext
+from backend.storage import cases as case_store
+from backend.storage import outbox as outbox_store
+from backend.storage.updates import claim_update
+
+
+@dataclass(frozen=True)
+class ChatUpdate:
+    """The plain facts of one Telegram update that the conversation needs."""
+
+    key: str  # identifies the update for deduplication: see bot.handlers.update_key
+    chat_id: int
+    telegram_language: str | None = None
+
+
+@dataclass
+class Replies:
+    """Messages produced while handling one update, in order, keyed by the update."""
+
+    update: ChatUpdate
+    language: str
+    region: str = NO_REGION
+    messages: list[Outgoing] = field(default_factory=list)
+
+    def add(self, kind: Kind, **payload: Any) -> None:
+        self.messages.append(
+            Outgoing(
+                chat_id=self.update.chat_id,
+                kind=kind,
+                language=self.language,
+                priority=Priority.INTERACTIVE,
+                dedup_key=f"update:{self.update.key}:{len(self.messages)}",
+                payload=payload,
+                region=self.region,
+            )
+        )
+
+    def say(self, message: str, keyboard: str | None = None, **params: Any) -> None:
+        """A new message named ``message`` (bot/texts.py), optionally with a keyboard."""
+        self.add(Kind.REPLY, message=message, params=params, keyboard=keyboard)
+
+    def edit(self, message_id: int, message: str, **params: Any) -> None:
+        """Replace an earlier message (a menu that was answered) with ``message``."""
+        self.add(Kind.EDIT, message_id=message_id, message=message, params=params)
+
+    def notice(self, query_id: str, notice: str | None = None) -> None:
+        """Answer a button press; ``notice`` names a short text shown on top of the chat."""
+        self.add(Kind.ANSWER_CALLBACK, query=query_id, notice=notice)
+
+
+@dataclass
+class Chat:
+    """The chat's cases as read in this transaction, and the replies being written."""
+
+    cases: list[Case]
+    replies: Replies
+
+    @property
+    def active(self) -> list[Case]:
+        return [case for case in self.cases if case.status == "active"]
+
+    def speak_as(self, case: Case) -> None:
+        """Replies from here on are about ``case``: its language and region."""
+        self.replies.language, self.replies.region = case.language, case.region
+
+
+Handler = Callable[[asyncpg.Connection, Chat], Awaitable[None]]
+
+
+async def once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> bool:
+    """Run ``handle`` once per update; False if the update was already processed."""
+
+    async def body(conn: asyncpg.Connection) -> list[Outgoing] | None:
+        if not await claim_update(conn, update.key):
+            return None
+        cases = await case_store.find_by_chat(conn, update.chat_id)
+        if any(case.unreachable_at for case in cases):
+            # They write to us, so they have unblocked the bot.
+            await case_store.mark_reachable(conn, update.chat_id)
+        chat = Chat(cases, Replies(update, language_for(ctx, cases, update)))
+        current = chat.active or cases
+        if current:
+            chat.speak_as(current[0])
+        await handle(conn, chat)
+        await outbox_store.enqueue(conn, chat.replies.messages)
+        return chat.replies.messages
+
+    messages = await ctx.db.transaction(body)
+    if messages:
+        ctx.outbox.notify()
+    return messages is not None
+
+
+def language_for(ctx: ServiceContext, cases: list[Case], update: ChatUpdate) -> str:
+    """Chosen once per update: the case's language, else Telegram's if we ship it, else the
+    source language (a chat without a case has no region whose default could apply)."""
+    active = [case for case in cases if case.status == "active"] or cases
+    if active:
+        return active[0].language
+    return pick_language(ctx.languages, update.telegram_language)
+
+
+def next_prompt_at(ctx: ServiceContext, case: Case) -> str | None:
+    region = ctx.regions.get(case.region)
+    if region is None:
+        return None
+    return region.next_prompt_at(ctx.clock.now()).isoformat()

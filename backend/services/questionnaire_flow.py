@@ -1,0 +1,161 @@
+"""The daily questionnaire across Telegram updates: buttons and typed answers move a prompt's
+draft through the steps of ``backend.domain.questionnaire``; the prompt message shows the
+current step (edited in place after a button, sent anew after a typed answer so that it stays
+at the bottom of the chat)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain import questionnaire
+from backend.domain.cases import Case, quarantine_day
+from backend.domain.messages import Kind
+from backend.domain.questionnaire import Action, Draft, Outcome, Step
+from backend.domain.regions import Region
+from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
+from backend.services.context import ServiceContext
+from backend.storage import entries as entry_store
+from backend.storage import prompts as prompt_store
+from backend.storage import rounds as round_store
+from backend.storage.prompts import Prompt
+
+
+async def press(
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    query_id: str,
+    message_id: int | None,
+    prompt_id: UUID | None,
+    action: str,
+    arg: str | None,
+) -> bool:
+    """A questionnaire button. Everything in the callback data is treated as untrusted."""
+
+    async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
+        owned = [(case.region, case.id) for case in chat.cases]
+        prompt = prompt_id and await prompt_store.get_for_chat(conn, prompt_id, owned)
+        case = prompt and _case_of(chat, prompt)
+        region = case and ctx.regions.get(case.region)
+        if not prompt or not case or not region or not prompt.latest or message_id is None:
+            chat.replies.notice(query_id, "question_closed")
+            return
+        chat.speak_as(case)
+        draft = Draft.from_stored(prompt.step, prompt.draft)
+        may_correct = _may_correct(region, prompt, ctx.clock.now())
+        outcome = questionnaire.press(draft, action, arg, region.symptom_codes, may_correct)
+        if outcome.problem:
+            chat.replies.notice(query_id, outcome.problem.value)
+            return
+        await _advance(ctx, conn, chat, case, prompt, outcome, message_id)
+        chat.replies.notice(query_id, "recorded" if outcome.answer else None)
+
+    return await once(ctx, update, handle)
+
+
+async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, message: str) -> None:
+    """A typed message, when the chat has active cases."""
+    owned = [(case.region, case.id) for case in chat.active]
+    prompts = await prompt_store.find_latest_for_cases(conn, owned)
+    waiting = [p for p in prompts if questionnaire.expects_text(p.step)]
+    if not waiting:
+        unfinished = [p for p in prompts if p.step != Step.DONE]
+        if unfinished:
+            chat.replies.say("button_expected")
+        else:
+            chat.replies.say("no_question", next=next_prompt_at(ctx, chat.active[0]))
+        return
+    prompt = waiting[0]  # the one touched last
+    case = _case_of(chat, prompt)
+    assert case is not None
+    chat.speak_as(case)
+    outcome = questionnaire.type_text(Draft.from_stored(prompt.step, prompt.draft), message)
+    if outcome.problem:
+        detail = str(outcome.detail) if outcome.detail is not None else None
+        chat.replies.say(outcome.problem.value, value=detail)
+        return
+    old_message = prompt.draft.get("message_id")
+    if old_message is not None:
+        chat.replies.add(Kind.CLEAR_BUTTONS, message_id=old_message)
+    # The next question goes below the typed answer, where the person is looking.
+    await _advance(ctx, conn, chat, case, prompt, outcome, message_id=None)
+
+
+async def _advance(
+    ctx: ServiceContext,
+    conn: asyncpg.Connection,
+    chat: Chat,
+    case: Case,
+    prompt: Prompt,
+    outcome: Outcome,
+    message_id: int | None,
+) -> None:
+    """Store the new step (and the entry when sent); show it on the prompt message."""
+    now = ctx.clock.now()
+    state = {**outcome.draft.to_json(), "message_id": message_id}
+    answered_at = prompt.answered_at or (now if outcome.answer else None)
+    await prompt_store.save_draft(conn, prompt, outcome.draft.step.value, state, answered_at)
+    view = question_view(case, prompt, outcome.draft, message_id)
+    if outcome.answer:
+        await entry_store.save_entry(
+            conn, case.region, case.id, prompt.id, prompt.local_date, outcome.answer, now
+        )
+        view["next"] = next_prompt_at(ctx, case)
+        view["corrected"] = prompt.answered_at is not None
+        await _release_next_of_household(conn, chat, prompt)
+    chat.replies.add(Kind.QUESTIONNAIRE, **view)
+
+
+def question_view(
+    case: Case, prompt: Prompt, draft: Draft, message_id: int | None
+) -> dict[str, Any]:
+    """What the bot needs to draw a step: plain values, rendered at send time."""
+    return {
+        "prompt": str(prompt.id),
+        "message_id": message_id,
+        "region": case.region,
+        "step": draft.step.value,
+        "draft": draft.to_json(),
+        "date": prompt.local_date.isoformat(),
+        "day": quarantine_day(case.quarantine_start, prompt.local_date),
+        "days": quarantine_day(case.quarantine_start, case.quarantine_end),
+        "label": case.label,
+    }
+
+
+async def _release_next_of_household(
+    conn: asyncpg.Connection, chat: Chat, answered: Prompt
+) -> None:
+    """One person of a household has answered: ask the next one now, not at their turn."""
+    others = [(c.region, c.id) for c in chat.active if c.id != answered.case_id]
+    if not others:
+        return
+    order = {c.id: c.prompt_order for c in chat.active}
+    waiting = [
+        p
+        for p in await prompt_store.find_latest_for_cases(conn, others)
+        if p.answered_at is None and p.local_date == answered.local_date
+    ]
+    if waiting:
+        following = min(waiting, key=lambda p: order.get(p.case_id, 0))
+        await round_store.release_prompt(conn, following.region, following.id)
+
+
+def _case_of(chat: Chat, prompt: Prompt) -> Case | None:
+    return next(
+        (c for c in chat.cases if (c.region, c.id) == (prompt.region, prompt.case_id)), None
+    )
+
+
+def _may_correct(region: Region, prompt: Prompt, now: datetime) -> bool:
+    """Corrections: while no newer prompt has come (checked by the caller), and within the
+    region's correction window if it sets one."""
+    if region.correction_hours is None or prompt.answered_at is None:
+        return True
+    return now < prompt.answered_at + timedelta(hours=region.correction_hours)
+
+
+__all__ = ["Action", "press", "question_view", "typed"]
