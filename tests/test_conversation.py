@@ -166,7 +166,9 @@ async def test_double_taps_and_stale_buttons_store_one_entry(
     well = button_data(prompt, "well")
     first, second = await citizen.press(prompt, well), await citizen.press(prompt, well)
     assert (await citizen.wait_for_answer(first))["text"] == "Thank you!"
-    assert (await citizen.wait_for_answer(second))["text"] == "This question is closed."
+    assert (await citizen.wait_for_answer(second))[
+        "text"
+    ] == "Your answer is already recorded. Thank you!"
     assert len(await entries(service, headers, case)) == 1
 
     # A new round closes the old prompt: its buttons are stale, the new ones work.

@@ -16,12 +16,14 @@ from telegram import Bot
 
 from backend.domain.cases import NewCase
 from backend.domain.clock import FixedClock
+from backend.domain.messages import Kind, Outgoing, Priority
 from backend.i18n import catalogs
 from backend.server import RUNNING
 from backend.services.broadcasts import create_broadcast
 from backend.services.context import OutboxSignal, ServiceContext
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
+from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
 from bot.render import Renderer
 from bot.sandbox import SandboxBotApi
@@ -203,3 +205,58 @@ async def restart_database(server_url: str) -> None:
     pgdata = Path(parse_qs(urlsplit(server_url).query)["host"][0])
     user = "pgserver" if os.geteuid() == 0 else None
     await asyncio.to_thread(pg_ctl, ["-w", "restart", "-m", "fast"], pgdata=pgdata, user=user)
+
+
+async def test_a_group_that_migrated_gets_the_message_at_its_new_id(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    staff = bot_api.user(9_500_001, "Duty officer", "de")
+    group = bot_api.group(-4_500_001, title="Gesundheitsamt München")
+    await bot_api.add_bot_to_group(group, by=staff)
+    bot_api.migrate_group(group, new_chat_id=-1_004_500_001)
+    alert = Outgoing(
+        chat_id=-4_500_001,
+        kind=Kind.BROADCAST,
+        language="de",
+        priority=Priority.ALERT,
+        dedup_key="alert:migrated",
+        payload={"text": "Fieber 39,8"},
+        region=REGION,
+    )
+    await db.transaction(outbox_store.enqueue, [alert])
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        sender = sender_for(db, bot, clock)
+        assert await sender.lead()
+        while await sender.send_due():
+            pass
+    migrated = bot_api.handle_for(-1_004_500_001)
+    assert "Fieber 39,8" in migrated.messages[-1]["text"]
+    rows = await db.fetch("SELECT new_chat_id FROM chat_migrations WHERE old_chat_id = -4500001")
+    assert rows[0]["new_chat_id"] == -1_004_500_001
+    rows = await db.fetch("SELECT chat_id, sent_at FROM outbox WHERE dedup_key = 'alert:migrated'")
+    assert rows[0]["chat_id"] == -1_004_500_001 and rows[0]["sent_at"] is not None
+
+
+async def test_dropped_connections_lose_nothing(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    """A connection dropped before Telegram processed the call: sent again. Dropped after:
+    Telegram has it, we cannot know, so it is sent again too (at least once, never lost)."""
+    chats = range(9_600_000, 9_600_010)
+    await monitored(ctx, bot_api, chats)
+    before, after = chats[0], chats[1]
+    bot_api.drop_next("sendMessage", chat_id=before)
+    bot_api.drop_next("sendMessage", chat_id=after, after_processing=True)
+    await broadcast(ctx)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        sender = sender_for(db, bot, clock, backoff=lambda attempts: 0.05)
+        running = asyncio.create_task(sender.run())
+        while (await db.fetch("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]["n"]:
+            await asyncio.wait_for(sender.drained(), 30)
+        sender.stop()
+        await running
+    assert len(bot_api.user(before).messages) == 1
+    assert len(bot_api.user(after).messages) == 2  # the duplicate at-least-once allows
+    for chat_id in chats[2:]:
+        assert len(bot_api.user(chat_id).messages) == 1
+    assert sorted(processed for _, _, processed in bot_api.dropped) == [False, True]

@@ -56,25 +56,75 @@ def test_one_tap_all_good() -> None:
     assert outcome.draft.step is Step.DONE
 
 
-def test_symptoms_then_temperature() -> None:
-    draft = q.press(Draft(), Action.UNWELL, None, CODES).draft
-    assert draft.step is Step.SYMPTOMS
-    draft = q.press(draft, Action.TOGGLE, "fever", CODES).draft
-    draft = q.press(draft, Action.TOGGLE, "cough", CODES).draft
-    draft = q.press(draft, Action.TOGGLE, "fever", CODES).draft  # untoggled
-    draft = q.press(draft, Action.TOGGLE, "headache", CODES).draft
-    assert draft.symptoms == ("cough", "headache")  # in list order, not tap order
-    draft = q.press(draft, Action.DONE, None, CODES).draft
-    assert draft.step is Step.TEMPERATURE
-    outcome = q.type_text(draft, "38,4")
-    assert outcome.answer == q.Answer(False, ("cough", "headache"), Decimal("38.4"))
+def walk(draft: Draft, *steps: tuple[str, str | None] | str) -> q.Outcome:
+    """Apply button presses (action, arg) and typed texts (str) in turn."""
+    outcome = q.Outcome(draft)
+    for step in steps:
+        if isinstance(step, tuple):
+            outcome = q.press(outcome.draft, step[0], step[1], CODES)
+        else:
+            outcome = q.type_text(outcome.draft, step)
+        assert outcome.problem is None, (step, outcome.problem)
+    return outcome
+
+
+def test_the_full_questionnaire() -> None:
+    outcome = walk(
+        Draft(),
+        (Action.UNWELL, None),
+        (Action.TOGGLE, "fever"),
+        (Action.TOGGLE, "cough"),
+        (Action.TOGGLE, "fever"),  # untoggled
+        (Action.TOGGLE, "headache"),
+        (Action.DONE, None),
+        "38,4",
+        (Action.TREND, "worse"),
+        "  Since   last night\n ",
+    )
+    assert outcome.draft.step is Step.SUMMARY and outcome.answer is None
+    assert outcome.draft.symptoms == ("cough", "headache")  # in list order, not tap order
+    assert outcome.draft.note == "Since last night"
+    sent = q.press(outcome.draft, Action.SEND, None, CODES)
+    assert sent.answer == q.Answer(
+        False, ("cough", "headache"), Decimal("38.4"), "worse", "Since last night"
+    )
+    assert sent.draft.step is Step.DONE and sent.draft.well is False
+
+
+def test_change_before_send_keeps_the_answers() -> None:
+    summary = walk(
+        Draft(),
+        (Action.UNWELL, None),
+        (Action.TOGGLE, "cough"),
+        (Action.DONE, None),
+        "39",
+        (Action.TREND, "same"),
+        (Action.SKIP, None),
+    ).draft
+    back = walk(summary, (Action.CHANGE, None)).draft
+    assert back.step is Step.SYMPTOMS and back.symptoms == ("cough",)
+    again = walk(back, (Action.DONE, None), (Action.KEEP, None), (Action.TREND, "better"))
+    assert again.draft.temperature == Decimal("39.0") and again.draft.trend == "better"
+    assert walk(again.draft, (Action.SKIP, None)).draft.step is Step.SUMMARY
 
 
 def test_not_measured_and_none_of_these() -> None:
     draft = q.press(Draft(step=Step.SYMPTOMS, symptoms=("cough",)), Action.NONE, None, CODES).draft
-    assert draft == Draft(step=Step.TEMPERATURE, symptoms=())
-    outcome = q.press(draft, Action.NOT_MEASURED, None, CODES)
-    assert outcome.answer == q.Answer(feeling_well=False, symptoms=(), temperature_c=None)
+    assert draft.step is Step.TEMPERATURE and draft.symptoms == ()
+    outcome = walk(draft, (Action.NOT_MEASURED, None), (Action.TREND, "same"), (Action.SKIP, None))
+    sent = q.press(outcome.draft, Action.SEND, None, CODES)
+    assert sent.answer == q.Answer(feeling_well=False, trend="same")
+
+
+def test_corrections_reopen_within_the_window() -> None:
+    done = q.press(Draft(), Action.WELL, None, CODES).draft
+    assert q.press(done, Action.WELL, None, CODES).problem is Problem.ALREADY_RECORDED
+    closed = q.press(done, Action.CORRECT, None, CODES, may_correct=False)
+    assert closed.problem is Problem.CORRECTION_CLOSED
+    reopened = q.press(done, Action.CORRECT, None, CODES).draft
+    assert reopened.step is Step.ASK
+    unwell = q.press(reopened, Action.UNWELL, None, CODES).draft
+    assert unwell.well is None  # the summary must not say "you feel well" any more
 
 
 @pytest.mark.parametrize(
@@ -85,7 +135,11 @@ def test_not_measured_and_none_of_these() -> None:
         (Draft(step=Step.SYMPTOMS), Action.TOGGLE, "not_a_symptom", Problem.UNKNOWN_SYMPTOM),
         (Draft(step=Step.SYMPTOMS), Action.TOGGLE, None, Problem.UNKNOWN_SYMPTOM),
         (Draft(step=Step.TEMPERATURE), Action.WELL, None, Problem.NOT_NOW),
-        (Draft(step=Step.DONE), Action.WELL, None, Problem.NOT_NOW),
+        (Draft(step=Step.TEMPERATURE), Action.KEEP, None, Problem.NOT_NOW),  # nothing to keep
+        (Draft(step=Step.TREND), Action.TREND, "terrible", Problem.NOT_NOW),
+        (Draft(step=Step.NOTE), Action.KEEP, None, Problem.NOT_NOW),
+        (Draft(step=Step.SUMMARY), Action.WELL, None, Problem.NOT_NOW),
+        (Draft(step=Step.DONE), Action.SEND, None, Problem.ALREADY_RECORDED),
     ],
 )
 def test_wrong_buttons_change_nothing(
@@ -97,16 +151,31 @@ def test_wrong_buttons_change_nothing(
 
 def test_text_validation() -> None:
     assert q.type_text(Draft(), "38.5").problem is Problem.BUTTON_EXPECTED
+    assert q.type_text(Draft(step=Step.TREND), "worse").problem is Problem.BUTTON_EXPECTED
     temperature = Draft(step=Step.TEMPERATURE)
     assert q.type_text(temperature, "warm").problem is Problem.TEMPERATURE_UNREADABLE
     implausible = q.type_text(temperature, "45")
     assert implausible.problem is Problem.TEMPERATURE_IMPLAUSIBLE
     assert implausible.detail == Decimal("45.0") and implausible.answer is None
+    note = Draft(step=Step.NOTE)
+    too_long = q.type_text(note, "x" * (q.MAX_NOTE + 1))
+    assert too_long.problem is Problem.NOTE_TOO_LONG and too_long.detail == q.MAX_NOTE
+    assert q.type_text(note, "x" * q.MAX_NOTE).draft.step is Step.SUMMARY
+    assert q.type_text(note, " \u200b\u200f ").problem is Problem.BUTTON_EXPECTED
 
 
 def test_draft_round_trip() -> None:
-    draft = Draft(step=Step.SYMPTOMS, symptoms=("cough",))
+    draft = Draft(
+        step=Step.SUMMARY,
+        symptoms=("cough",),
+        temperature=Decimal("38.2"),
+        measured=True,
+        trend="worse",
+        note="n",
+        noted=True,
+    )
     assert Draft.from_stored(draft.step.value, draft.to_json()) == draft
+    assert Draft.from_stored("ask", {"trend": "evil", "symptoms": None}) == Draft()
 
 
 BERLIN = Region(

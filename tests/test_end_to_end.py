@@ -105,7 +105,9 @@ async def test_register_activate_answer_and_read_back(
 
     query = await citizen.press(prompt, button_data(prompt, "well"))
     summary = await citizen.wait_for_message(lambda m: m["message_id"] == prompt["message_id"])
-    assert "you feel well" in summary["text"] and "reply_markup" not in summary
+    assert "You feel well" in summary["text"]
+    assert "Next questions: today at 18:00" in summary["text"]
+    assert has_button("correct")(summary)  # the answer can still be corrected
     assert (await citizen.wait_for_answer(query))["text"] == "Thank you!"
 
     response = await service.get(f"/api/v1/cases/{case['id']}/entries", headers=headers)
@@ -155,13 +157,26 @@ async def test_symptoms_and_temperature(
     hint = await citizen.wait_for_message()
     assert "45.0 °C is unusual" in hint["text"]
     await citizen.send_text("101.3 F")
-    thanks = await citizen.wait_for_message(lambda m: m["message_id"] != prompt["message_id"])
-    assert "your answers are recorded" in thanks["text"]
+    trend = await citizen.wait_for_message(has_button("worse"))
+    assert trend["message_id"] != prompt["message_id"]  # asked below the typed answer
+    await citizen.press_button(trend, "Worse")
+    note = await citizen.wait_for_message(has_button("skip"))
+    assert "short note" in note["text"]
+    await citizen.send_text("Kopfschmerzen seit gestern Abend")
+    summary = await citizen.wait_for_message(has_button("send"))
+    assert "Cough and Fever" in summary["text"] and "38.5 °C" in summary["text"]
+    assert "Worse" in summary["text"] and "Kopfschmerzen" in summary["text"]
+    query = await citizen.press_button(summary, "Send")
+    assert (await citizen.wait_for_answer(query))["text"] == "Thank you!"
+    done = await citizen.wait_for_message(lambda m: m["message_id"] == summary["message_id"])
+    assert "Recorded" in done["text"]
 
     response = await service.get(f"/api/v1/cases/{case['id']}/entries", headers=headers)
     (entry,) = (await response.json())["entries"]
     assert entry["feeling_well"] is False
     assert entry["symptoms"] == ["cough", "fever"]
     assert entry["temperature_c"] == 38.5
-    final = next(m for m in citizen.messages if m["message_id"] == prompt["message_id"])
-    assert "Cough and Fever" in final["text"] and "38.5 °C" in final["text"]
+    assert (entry["trend"], entry["note"]) == ("worse", "Kopfschmerzen seit gestern Abend")
+    # The earlier question messages lost their buttons: only the current one can be pressed.
+    first = next(m for m in citizen.messages if m["message_id"] == prompt["message_id"])
+    assert "reply_markup" not in first

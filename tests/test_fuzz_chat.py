@@ -1,0 +1,172 @@
+"""Fuzzing the chat: a few thousand random texts, commands, unicode (right-to-left scripts,
+emoji, zero-width and control characters), very long messages and random button data, from
+activated and unknown chats, through the real PTB and the loopback Bot API server.
+
+Every input must be answered (a message, or the answer to a button press), no exception may
+escape, and no diary entry may be written: random input never completes a questionnaire.
+The generator is seeded, so a failure can be replayed.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from backend.config.settings import Settings
+from backend.domain.clock import FixedClock
+from backend.server import RUNNING, create_app
+from backend.services.context import ServiceContext
+from backend.services.staff import create_staff
+from bot.sandbox import SandboxBotApi
+from tests.conftest import BOT_TOKEN
+from tests.test_end_to_end import has_button
+
+SEED = 20261126
+CHATS = 50  # activated, and as many unknown
+INPUTS_PER_CHAT = 20
+
+ALPHABETS = [
+    "abcdefghijklmnopqrstuvwxyz ",
+    "äöüßÄÖÜéèçñ ",
+    "مرحبا كيف حالك اليوم ",  # Arabic, right to left
+    "שלום מה שלומך ",  # Hebrew
+    "Привіт як справи ",
+    "😀🤒🤧😷👍🏽👨‍👩‍👧🏳️‍🌈",
+    "\u200b\u200c\u200d\u200e\u200f\u2066\u2067\u2069\ufeff",  # zero-width and direction marks
+    "0123456789.,°CF ",
+    "\u0301\u0308\u20dd",  # combining marks
+    "\t\r\x01\x7f",
+]
+COMMANDS = [
+    "/start",
+    "/help",
+    "/status",
+    "/language",
+    "/privacy",
+    "/stop",
+    "/resume",
+    "/start@DiaryTestBot",
+    "/STATUS",
+    "/unknown",
+    "/start " + "A" * 22,
+    "/start ../../x",
+]
+
+
+def random_text(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.05:
+        return rng.choice("abc😀مر") * 4096  # as long as Telegram allows
+    if kind < 0.25:
+        command = rng.choice(COMMANDS)
+        return command + ("" if rng.random() < 0.5 else " " + rng.choice(["x", "😀", "38.5"]))
+    if kind < 0.35:
+        return rng.choice(["38.5", "38,5 °C", "101 F", "999", "-3", "37", "nan", "1e9"])
+    length = rng.randint(1, 80)
+    alphabet = "".join(rng.sample(ALPHABETS, rng.randint(1, 4)))
+    text = "".join(rng.choice(alphabet) for _ in range(length))
+    return text if text.strip() else text + "x"
+
+
+def random_data(rng: random.Random) -> str:
+    kind = rng.random()
+    if kind < 0.3:
+        return (
+            "q:"
+            + "".join(rng.choice("AZaz09_-") for _ in range(22))
+            + ":"
+            + rng.choice(["well", "unwell", "tog", "done", "send", "correct", "trend", "x"])
+        )
+    if kind < 0.45:
+        return rng.choice(["l:de", "l:xx", "l:", "s:y", "s:n", "s:maybe", "q::", ":::"])
+    length = rng.randint(1, 64)
+    return (
+        "".join(chr(rng.randint(32, 0x2FFF)) for _ in range(length))
+        .encode()[:64]
+        .decode("utf-8", "ignore")
+        or "x"
+    )
+
+
+@pytest.fixture
+async def fast_service(
+    database_url: str, bot_api: SandboxBotApi, clock: FixedClock
+) -> AsyncIterator[TestClient]:
+    """The service in paid-broadcast mode (1000 messages/s), so thousands of replies go fast."""
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": database_url,
+            "DIARY_TELEGRAM_TOKEN": BOT_TOKEN,
+            "DIARY_TELEGRAM_API_URL": bot_api.base_url,
+            "DIARY_PAID_BROADCAST": "true",
+        }
+    )
+    async with TestClient(TestServer(create_app(settings, clock=clock, schedule=False))) as client:
+        yield client
+
+
+async def test_random_input_never_breaks_anything(
+    fast_service: TestClient,
+    bot_api: SandboxBotApi,
+    ctx: ServiceContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.WARNING)
+    rng = random.Random(SEED)
+    headers = {"Authorization": f"Bearer {(await create_staff(ctx, 'F', 'admin', [])).token}"}
+    citizens = []
+    for number in range(CHATS):
+        response = await fast_service.post(
+            "/api/v1/cases",
+            json={
+                "region": "de-koeln",
+                "kind": "contact",
+                "quarantine_start": "2026-11-24",
+                "quarantine_end": "2026-12-07",
+                "language": rng.choice(["de", "en", "tr", "pl"]),
+            },
+            headers=headers,
+        )
+        code = (await response.json())["deep_link"].rsplit("=", 1)[1]
+        citizen = bot_api.user(8_800_000 + number, "F", rng.choice(["de", "ar", None]))
+        await citizen.send_command("start", code)
+        citizens.append(citizen)
+    for citizen in citizens:
+        await citizen.wait_for_message()
+    await fast_service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    for citizen in citizens:
+        await citizen.wait_for_message(has_button("well"))
+    entries_before = await ctx.db.fetch("SELECT count(*) AS n FROM diary_entries")
+
+    strangers = [
+        bot_api.user(8_900_000 + n, "S", rng.choice(["en", "uk", "xx", None])) for n in range(CHATS)
+    ]
+    expected_messages = {user.user_id: len(user.messages) for user in citizens + strangers}
+    presses = 0
+    for _ in range(INPUTS_PER_CHAT):
+        for user in citizens + strangers:
+            target = user.last_message
+            if target is not None and rng.random() < 0.3:
+                await user.press(target, random_data(rng))
+                presses += 1
+            else:
+                await user.send_text(random_text(rng))
+                expected_messages[user.user_id] += 1  # each text gets at least one message
+
+    answered = lambda: len(bot_api.state.callback_answers) >= presses  # noqa: E731
+    await bot_api.state.changed.wait_for(answered, 120)
+    for user in citizens + strangers:
+        await bot_api.state.changed.wait_for(
+            lambda user=user: len(user.messages) >= expected_messages[user.user_id], 120
+        )
+    await fast_service.app[RUNNING].sender.drained()
+
+    assert bot_api.internal_errors == []
+    errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert errors == [], [r.getMessage() for r in errors]
+    entries_after = await ctx.db.fetch("SELECT count(*) AS n FROM diary_entries")
+    assert entries_after[0]["n"] == entries_before[0]["n"]  # nobody sent an answer
