@@ -14,7 +14,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from backend.config.rules import RulesError, apply_rules
 from backend.domain.regions import Region
+from backend.domain.rules import DEFAULT_RULES
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, SYMPTOMS_BY_CODE, Symptom
 from backend.i18n import shipped_languages
 
@@ -68,6 +70,7 @@ class _RegionModel(BaseModel):
     correction_hours: int | None = Field(default=None, ge=1, le=72)
     contact: str | None = Field(default=None, min_length=3, max_length=300)
     retention_days: int = Field(default=30, ge=1, le=3650)
+    rules: dict[str, Any] | None = None  # checked by backend.config.rules
 
     @model_validator(mode="after")
     def _known_symptoms(self) -> _RegionModel:
@@ -124,7 +127,13 @@ class _RegionModel(BaseModel):
             raise ValueError("a prompt time is listed twice")
         return value
 
-    def to_region(self) -> Region:
+    def to_region(self, file_rules: Any = None) -> Region:
+        symptoms = self._symptom_list()
+        codes = [s.code for s in symptoms]
+        try:
+            inherited = apply_rules(DEFAULT_RULES, file_rules, codes)
+        except RulesError as error:
+            raise RulesError(error.rule, error.field, f"(in the file's [rules]) {error}") from None
         return Region(
             id=self.id,
             name=self.name,
@@ -134,7 +143,8 @@ class _RegionModel(BaseModel):
             authority_chat_id=self.authority_chat_id,
             activation_code_hours=self.activation_code_hours,
             reminder_after_minutes=self.reminder_after_minutes,
-            symptoms=self._symptom_list(),
+            symptoms=symptoms,
+            rules=apply_rules(inherited, self.rules, codes),
             correction_hours=self.correction_hours,
             contact=self.contact,
             retention_days=self.retention_days,
@@ -152,16 +162,21 @@ def parse_regions(data: dict[str, Any], path: Path) -> dict[str, Region]:
     entries = data.get("regions")
     if not isinstance(entries, list) or not entries:
         raise RegionsFileError(f"{path}: needs at least one [[regions]] table.")
-    unknown = set(data) - {"regions"}
+    unknown = set(data) - {"regions", "rules"}
     if unknown:
         raise RegionsFileError(f"{path}: unknown top-level key {sorted(unknown)[0]!r}.")
     regions: dict[str, Region] = {}
     for position, entry in enumerate(entries, start=1):
         where = f"region {entry.get('id', f'#{position}')!r}" if isinstance(entry, dict) else ""
         try:
-            region = _RegionModel.model_validate(entry).to_region()
+            region = _RegionModel.model_validate(entry).to_region(data.get("rules"))
         except ValidationError as error:
             raise RegionsFileError(_sentence(path, where or f"region #{position}", error)) from None
+        except RulesError as error:
+            field = f", field {error.field!r}" if error.field else ""
+            raise RegionsFileError(
+                f"{path}: {where}, rule {error.rule!r}{field}: {error.message}."
+            ) from None
         if region.id in regions:
             raise RegionsFileError(f"{path}: region {region.id!r} is defined twice.")
         regions[region.id] = region

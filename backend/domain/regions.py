@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from backend.domain.rules import DEFAULT_RULES, Rules
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
 
 # Closing messages ("your monitoring has ended") go out only in the daytime.
@@ -27,6 +28,7 @@ class Region:
     correction_hours: int | None = None  # None: an entry may be corrected until the next prompt
     contact: str | None = None  # how citizens reach the authority (shown in /privacy)
     retention_days: int = 30  # diary data is deleted this long after a case closes
+    rules: Rules = DEFAULT_RULES  # when to alert the authority
 
     @property
     def symptom_codes(self) -> tuple[str, ...]:
