@@ -49,7 +49,7 @@ lint: $(TEST_STAMP)
 locales: locales-extract locales-update
 
 locales-extract: $(RUN_STAMP)
-	$(PYBABEL) -q extract -F locales/babel.cfg -k N_ -k gettext -k ngettext:1,2 \
+	$(PYBABEL) -q extract -F locales/babel.cfg -k N_ -k Np_:1,2 -k gettext -k ngettext:1,2 \
 		--no-location --sort-output --project "Symptom Diary" \
 		--copyright-holder "Symptom Diary contributors" -o $(POT) .
 

@@ -36,6 +36,17 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--region", action="append", default=[], help="a region id (repeat for several)"
     )
+    link = staff.add_parser(
+        "link", help="a one-time code that links a staff member's Telegram account"
+    )
+    link.add_argument("--staff", required=True, help="the staff member's id")
+    region = commands.add_parser("region", help="regions").add_subparsers(
+        dest="region_command", required=True
+    )
+    group = region.add_parser(
+        "group-link", help="a one-time startgroup code that binds a group to the region"
+    )
+    group.add_argument("--region", required=True)
     return parser
 
 
@@ -61,8 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
-        elif args.command == "staff":
+        elif args.command == "staff" and args.staff_command == "create":
             asyncio.run(create_staff(settings, args.name, args.role, args.region))
+        elif args.command == "staff" and args.staff_command == "link":
+            asyncio.run(staff_link(settings, args.staff))
+        elif args.command == "region":
+            asyncio.run(group_link(settings, args.region))
     except (SettingsError, RegionsFileError, SchemaError) as error:
         print(f"symptom-diary: {error}", file=sys.stderr)
         return 2
@@ -126,8 +141,49 @@ async def create_staff(settings: Settings, name: str, role: str, regions: list[s
         created = await create(ctx, name, role, regions)
     finally:
         await ctx.db.close()
-    print(f"Staff member {name!r} created ({role}). Token, shown only this once:")
+    print(f"Staff member {name!r} created ({role}), id {created.staff_id}.")
+    print("Token, shown only this once:")
     print(created.token)
+
+
+async def staff_link(settings: Settings, staff_id: str) -> None:
+    from uuid import UUID
+
+    from backend.services.authority_chat import new_staff_link
+    from backend.storage.staff import get_member
+
+    try:
+        member_id = UUID(staff_id)
+    except ValueError:
+        raise DomainError(f"{staff_id!r} is not a staff id (shown by `staff create`).") from None
+    ctx = await _context(settings)
+    try:
+        if await ctx.db.transaction(get_member, member_id) is None:
+            raise DomainError(f"no active staff member has the id {staff_id}.")
+        link = await new_staff_link(ctx, member_id)
+    finally:
+        await ctx.db.close()
+    print(
+        "Send this to the bot in a private chat (valid until "
+        f"{link.expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
+    print(f"/link {link.code}")
+    print(f"or open https://t.me/<bot username>?start={link.code}")
+
+
+async def group_link(settings: Settings, region_id: str) -> None:
+    from backend.services.authority_chat import new_group_link
+
+    ctx = await _context(settings)
+    try:
+        link = await new_group_link(ctx, region_id)
+    finally:
+        await ctx.db.close()
+    print(
+        f"Add the bot to the authority's group with this link (valid until "
+        f"{link.expires_at:%Y-%m-%d %H:%M} UTC):"
+    )
+    print(f"https://t.me/<bot username>?startgroup={link.code}")
 
 
 if __name__ == "__main__":

@@ -36,8 +36,22 @@ class StopButton:
     yes: bool
 
 
-Button = QuestionButton | LanguageButton | StopButton
+@dataclass(frozen=True)
+class AlertButton:
+    escalation_id: UUID
+    action: str  # c: claim, r: resolve (ask for a comment), n: resolve without comment
+
+
+@dataclass(frozen=True)
+class BroadcastButton:
+    draft_id: UUID
+    send: bool
+
+
+Button = QuestionButton | LanguageButton | StopButton | AlertButton | BroadcastButton
 _LANGUAGE = re.compile(r"^l:([a-z]{2,3})$")
+_ALERT = re.compile(r"^a:([crn]):([A-Za-z0-9_-]{22})$")
+_BROADCAST = re.compile(r"^b:([yn]):([A-Za-z0-9_-]{22})$")
 
 
 def _short(uuid: UUID) -> str:
@@ -69,6 +83,16 @@ def encode_stop(yes: bool) -> str:
     return "s:y" if yes else "s:n"
 
 
+def encode_alert(escalation_id: UUID | str, action: str) -> str:
+    escalation = escalation_id if isinstance(escalation_id, UUID) else UUID(escalation_id)
+    return f"a:{action}:{_short(escalation)}"
+
+
+def encode_broadcast(draft_id: UUID | str, send: bool) -> str:
+    draft = draft_id if isinstance(draft_id, UUID) else UUID(draft_id)
+    return f"b:{'y' if send else 'n'}:{_short(draft)}"
+
+
 def decode(data: str | None) -> Button | None:
     """The button, or None for data that is not ours (forged, old format, garbage)."""
     if not data or len(data.encode("utf-8")) > MAX_BYTES:
@@ -77,6 +101,12 @@ def decode(data: str | None) -> Button | None:
         return LanguageButton(match.group(1))
     if data in ("s:y", "s:n"):
         return StopButton(data == "s:y")
+    if match := _ALERT.match(data):
+        escalation = _long(match.group(2))
+        return AlertButton(escalation, match.group(1)) if escalation else None
+    if match := _BROADCAST.match(data):
+        draft = _long(match.group(2))
+        return BroadcastButton(draft, match.group(1) == "y") if draft else None
     parts = data.split(":")
     if len(parts) not in (3, 4) or parts[0] != "q":
         return None

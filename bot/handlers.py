@@ -20,7 +20,7 @@ from telegram.ext import (
 )
 
 from backend.i18n import Catalogs, pick_language
-from backend.services import chat_commands, conversation, questionnaire_flow
+from backend.services import authority_chat, chat_commands, conversation, questionnaire_flow
 from backend.services.chat import ChatUpdate
 from backend.services.context import ServiceContext
 from bot import callbacks
@@ -68,6 +68,18 @@ class Handlers:
         }
         for name, handler in commands.items():
             application.add_handler(CommandHandler(name, handler, filters=private))
+        application.add_handler(CommandHandler("link", self.on_link, filters=private))
+        groups = filters.ChatType.GROUPS
+        application.add_handler(CommandHandler("start", self.on_group_start, filters=groups))
+        application.add_handler(
+            CommandHandler("broadcast", self.on_group_broadcast, filters=groups)
+        )
+        application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, self.on_migrate))
+        application.add_handler(
+            MessageHandler(
+                groups & filters.REPLY & filters.TEXT & ~filters.COMMAND, self.on_group_reply
+            )
+        )
         application.add_handler(CallbackQueryHandler(self.on_button))
         application.add_handler(
             MessageHandler(private & filters.TEXT & ~filters.COMMAND, self.on_text)
@@ -84,7 +96,62 @@ class Handlers:
 
     async def on_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         payload = context.args[0] if context.args else None
+        if payload and payload.startswith("staff_"):  # a staff member linking their account
+            await authority_chat.link_staff_account(
+                self.ctx, _chat_update(update), update.effective_user.id, payload
+            )
+            return
         await conversation.start(self.ctx, _chat_update(update), payload)
+
+    async def on_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        code = context.args[0] if context.args else ""
+        await authority_chat.link_staff_account(
+            self.ctx, _chat_update(update), update.effective_user.id, code
+        )
+
+    async def on_group_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """``?startgroup=<code>``: Telegram sends ``/start@bot <code>`` into the group."""
+        if context.args:
+            user = update.effective_user
+            await authority_chat.bind_group(
+                self.ctx, _chat_update(update), user.id if user else None, context.args[0]
+            )
+
+    async def on_group_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        text = update.effective_message.text or ""
+        notice = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
+        user = update.effective_user
+        await authority_chat.broadcast_preview(
+            self.ctx, _chat_update(update), user.id if user else None, notice
+        )
+
+    async def on_group_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """A reply to the bot's "add a comment" message resolves that alert."""
+        message = update.effective_message
+        replied = message.reply_to_message
+        if not replied or not replied.from_user or replied.from_user.id != context.bot.id:
+            return
+        markup = replied.reply_markup
+        buttons = [b for row in (markup.inline_keyboard if markup else ()) for b in row]
+        for button in buttons:
+            decoded = callbacks.decode(button.callback_data)
+            if isinstance(decoded, callbacks.AlertButton) and decoded.action == "n":
+                await authority_chat.resolve_with_comment(
+                    self.ctx,
+                    _chat_update(update),
+                    update.effective_user.id,
+                    decoded.escalation_id,
+                    replied.message_id,
+                    message.text,
+                )
+                return
+
+    async def on_migrate(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        if message.migrate_to_chat_id:
+            await authority_chat.group_migrated(
+                self.ctx, message.chat_id, message.migrate_to_chat_id
+            )
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await conversation.show_help(self.ctx, _chat_update(update))
@@ -99,9 +166,32 @@ class Handlers:
         query = update.callback_query
         private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
         message_id = query.message.message_id if query.message else None
-        # Citizens' buttons live only in private chats; anything else is answered as closed.
-        button = callbacks.decode(query.data) if private else None
+        button = callbacks.decode(query.data)
         chat = _chat_update(update)
+        if not private and isinstance(button, callbacks.AlertButton):
+            await authority_chat.alert_button(
+                self.ctx,
+                chat,
+                query.from_user.id,
+                query.id,
+                message_id,
+                button.escalation_id,
+                button.action,
+            )
+            return
+        if not private and isinstance(button, callbacks.BroadcastButton):
+            await authority_chat.broadcast_decision(
+                self.ctx,
+                chat,
+                query.from_user.id,
+                query.id,
+                message_id,
+                button.draft_id,
+                button.send,
+            )
+            return
+        if not private:
+            button = None  # citizens' buttons live only in private chats
         if isinstance(button, callbacks.LanguageButton):
             await chat_commands.choose_language(
                 self.ctx, chat, query.id, message_id, button.language

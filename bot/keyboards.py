@@ -9,6 +9,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from backend.i18n import Translator
 from bot.callbacks import encode_language, encode_stop
+from bot.texts_authority import broadcast_keyboard, resolve_keyboard
 from bot.texts_commands import native_name
 
 
@@ -37,4 +38,6 @@ def stop(t: Translator, p: dict[str, Any]) -> InlineKeyboardMarkup:
 KEYBOARDS: dict[str, Callable[[Translator, dict[str, Any]], InlineKeyboardMarkup]] = {
     "languages": languages,
     "stop": stop,
+    "resolve": resolve_keyboard,
+    "broadcast": broadcast_keyboard,
 }

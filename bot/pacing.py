@@ -24,7 +24,8 @@ MARGIN = 0.98  # pace at 98% of a nominal rate
 SLACK = 0.15  # of one message: at 29.4/s a 1-second window still holds at most 30
 PRIVATE_SPACING = 1.0 / MARGIN  # seconds between new messages to one person
 GROUP_SPACING = 60.0 / 20 / MARGIN  # seconds between messages to one group
-UNCOUNTED = frozenset({"answerCallbackQuery"})  # not part of the broadcast limits
+# Answering a button press sends no message: no flood limit applies (and it must be quick).
+UNCOUNTED = frozenset({"answerCallbackQuery"})
 PRIVATE_FREE = frozenset({"answerCallbackQuery", "editMessageText", "editMessageReplyMarkup"})
 _REMEMBERED_CHATS = 100_000
 
@@ -46,7 +47,7 @@ class Pacer:
 
     def chat_delay(self, chat_id: int, method: str) -> float:
         """Seconds until ``chat_id`` may receive a ``method`` call (0 if now)."""
-        if not is_group(chat_id) and method in PRIVATE_FREE:
+        if method in UNCOUNTED or (not is_group(chat_id) and method in PRIVATE_FREE):
             return 0.0
         return max(0.0, self._next_for_chat.get(chat_id, 0.0) - self._now())
 
@@ -59,7 +60,7 @@ class Pacer:
             await self._overall.acquire()
             if self.paused_for:  # a 429 arrived while we waited for the slot
                 return False
-        if is_group(chat_id) or method not in PRIVATE_FREE:
+        if method not in UNCOUNTED and (is_group(chat_id) or method not in PRIVATE_FREE):
             spacing = GROUP_SPACING if is_group(chat_id) else PRIVATE_SPACING
             self._next_for_chat[chat_id] = self._now() + spacing
             self._next_for_chat.move_to_end(chat_id)

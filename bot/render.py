@@ -11,12 +11,13 @@ from backend.domain.messages import Kind
 from backend.i18n import Catalogs, Translator
 from backend.services.context import RegionDirectory
 from backend.storage.outbox import OutboxRow
-from bot import texts, texts_commands
+from bot import texts, texts_authority, texts_commands
 from bot.keyboards import KEYBOARDS
 from bot.views import question_view
 
 REPLIES = {
     **texts.REPLIES,
+    **texts_authority.REPLIES,
     "status": texts_commands.status,
     "choose_language": texts_commands.choose_language,
     "language_set": texts_commands.language_set,
@@ -57,8 +58,18 @@ class Renderer:
                 "editMessageText",
                 {**chat, "message_id": p["message_id"], "text": text, "reply_markup": keyboard},
             )
+        if row.kind in (Kind.ALERT, Kind.ALERT_UPDATE):
+            region = self.regions.get(p.get("region", "")) if self.regions else None
+            text, keyboard = texts_authority.alert(t, p, now, region)
+            if row.kind == Kind.ALERT:
+                return BotCall("sendMessage", {**chat, "text": text, "reply_markup": keyboard})
+            return BotCall(
+                "editMessageText",
+                {**chat, "message_id": p["message_id"], "text": text, "reply_markup": keyboard},
+            )
         if row.kind == Kind.ANSWER_CALLBACK:
-            message = texts.NOTICES.get(p.get("notice") or "")
+            notice = p.get("notice") or ""
+            message = texts.NOTICES.get(notice) or texts_authority.NOTICES.get(notice)
             return BotCall(
                 "answerCallbackQuery",
                 {"callback_query_id": p["query"], "text": t.gettext(message) if message else None},

@@ -42,10 +42,11 @@ class BotIdentity:
     def __init__(self) -> None:
         self.username: str | None = None
 
-    def deep_link(self, code: str) -> str:
+    def deep_link(self, code: str, group: bool = False) -> str:
+        """``t.me/<bot>?start=<code>``, or ``?startgroup=`` to add the bot to a group."""
         if self.username is None:
             raise RuntimeError("the bot is not running yet")
-        return create_deep_linked_url(self.username, code)
+        return create_deep_linked_url(self.username, code, group=group)
 
 
 def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from backend.api import broadcasts, cases, health, rounds
+from backend.api import broadcasts, cases, escalations, health, rounds
 from backend.api.auth import bearer_auth
 from backend.api.keys import CONTEXT, DEEP_LINK
 from backend.api.problems import problem_middleware
@@ -15,7 +15,7 @@ from backend.services.context import ServiceContext
 API_PREFIX = "/api/v1"
 
 
-def create_api(ctx: ServiceContext, deep_link: Callable[[str], str]) -> web.Application:
+def create_api(ctx: ServiceContext, deep_link: Callable[..., str]) -> web.Application:
     """Build the aiohttp application; the caller adds the bot's routes and lifecycles."""
     app = web.Application(middlewares=[problem_middleware], client_max_size=256 * 1024)
     app[CONTEXT] = ctx
@@ -27,5 +27,6 @@ def create_api(ctx: ServiceContext, deep_link: Callable[[str], str]) -> web.Appl
     api.add_routes(cases.routes)
     api.add_routes(rounds.routes)
     api.add_routes(broadcasts.routes)
+    api.add_routes(escalations.routes)
     app.add_subapp(API_PREFIX, api)
     return app

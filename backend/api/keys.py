@@ -12,7 +12,7 @@ from backend.services.context import ServiceContext
 CONTEXT = web.AppKey("context", ServiceContext)
 # Turns an activation code into the deep link; supplied by whoever runs the bot, because only
 # the bot knows its username (after getMe).
-DEEP_LINK = web.AppKey("deep_link", Callable[[str], str])
+DEEP_LINK = web.AppKey("deep_link", Callable[..., str])  # (code, group=False) -> URL
 STAFF = web.RequestKey("staff", StaffMember)  # the authenticated member
 
 

@@ -46,3 +46,9 @@ class BroadcastCreate(BaseModel):
     )
     filter: BroadcastFilter | None = None
     urgent: bool = Field(default=False, description="Also to people who used /stop")
+
+
+class Resolution(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    comment: str | None = Field(default=None, max_length=500)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import IntEnum, StrEnum
 from typing import Any
+from uuid import UUID
 
 
 class Priority(IntEnum):
@@ -31,6 +32,8 @@ class Kind(StrEnum):
     REMINDER = "reminder"  # "today's questions are still open"; payload: prompt
     CLOSING = "closing"  # the end of monitoring; payload: end
     BROADCAST = "broadcast"  # a staff notice; payload: text (already in the person's language)
+    ALERT = "alert"  # an escalation posted to an authority group; payload: the alert's view
+    ALERT_UPDATE = "alert_update"  # an alert message edited (claimed, resolved, new reasons)
 
 
 NO_REGION = ""  # outbox rows for chats that belong to no case (yet)
@@ -45,3 +48,4 @@ class Outgoing:
     dedup_key: str
     payload: dict[str, Any] = field(default_factory=dict)
     region: str = NO_REGION
+    subject_id: UUID | None = None  # what the message is about (an alert), to find it again

@@ -39,20 +39,34 @@ async def create_broadcast(
         staff.require_write(region_id)
     regions = sorted(set(regions))
     cleaned = validate_texts(texts, [ctx.regions.require(r) for r in regions], ctx.languages)
-    # Urgent notices go before routine prompts; ordinary ones after them.
-    priority = Priority.PROMPT if urgent else Priority.BROADCAST
 
     async def create(conn: asyncpg.Connection) -> BroadcastStatus:
-        broadcast_id = await store.insert(
-            conn, staff.id, regions, cleaned, {"kind": kind} if kind else {}, urgent
-        )
-        await store.expand(conn, broadcast_id, regions, cleaned, kind, urgent, int(priority))
+        broadcast_id, _ = await create_in(conn, staff, regions, cleaned, kind, urgent)
         return await _status(conn, broadcast_id)
 
     status = await ctx.db.transaction(create)
     if status.broadcast.total:
         ctx.outbox.notify()
     return status
+
+
+async def create_in(
+    conn: asyncpg.Connection,
+    staff: StaffMember,
+    regions: list[str],
+    texts: dict[str, str],
+    kind: str | None = None,
+    urgent: bool = False,
+) -> tuple[UUID, int]:
+    """Create and expand a broadcast inside the caller's transaction (texts already checked);
+    return its id and the number of deliveries."""
+    # Urgent notices go before routine prompts; ordinary ones after them.
+    priority = Priority.PROMPT if urgent else Priority.BROADCAST
+    broadcast_id = await store.insert(
+        conn, staff.id, regions, texts, {"kind": kind} if kind else {}, urgent
+    )
+    total = await store.expand(conn, broadcast_id, regions, texts, kind, urgent, int(priority))
+    return broadcast_id, total
 
 
 async def _status(conn: asyncpg.Connection, broadcast_id: UUID) -> BroadcastStatus:

@@ -7,6 +7,7 @@ import asyncpg
 from backend.domain.cases import quarantine_day
 from backend.domain.messages import Kind
 from backend.domain.questionnaire import Draft
+from backend.services import escalations
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
 from backend.services.questionnaire_flow import question_view
@@ -137,6 +138,8 @@ async def confirm_stop(
             chat.replies.edit(message_id, "stop_cancelled")
             return
         await case_store.set_stopped(conn, update.chat_id, ctx.clock.now())
+        for case in chat.active:
+            await escalations.raise_stopped(ctx, conn, case)
         authority = ctx.regions.require(chat.active[0].region).name
         chat.replies.edit(message_id, "stopped", authority=authority)
 

@@ -16,6 +16,7 @@ from backend.domain.cases import Case, quarantine_day
 from backend.domain.messages import Kind
 from backend.domain.questionnaire import Action, Draft, Outcome, Step
 from backend.domain.regions import Region
+from backend.services import escalations
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
 from backend.storage import entries as entry_store
@@ -103,6 +104,9 @@ async def _advance(
         await entry_store.save_entry(
             conn, case.region, case.id, prompt.id, prompt.local_date, outcome.answer, now
         )
+        # The rules run in the transaction that stores the entry: alert and entry commit
+        # together, or neither does.
+        await escalations.on_entry(ctx, conn, case, prompt.local_date, outcome.answer)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None
         await _release_next_of_household(conn, chat, prompt)

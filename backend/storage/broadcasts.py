@@ -100,6 +100,24 @@ async def expand(
     return total
 
 
+async def count_recipients(
+    conn: asyncpg.Connection, regions: list[str], kind: str | None, urgent: bool
+) -> int:
+    """How many chats ``expand`` would reach now (for a preview)."""
+    rows = await conn.fetch(
+        """
+        SELECT count(DISTINCT chat_id) AS n FROM cases
+        WHERE region = ANY($1::TEXT[]) AND status = 'active' AND chat_id IS NOT NULL
+          AND unreachable_at IS NULL AND (stopped_at IS NULL OR $3)
+          AND ($2::TEXT IS NULL OR kind = $2)
+        """,
+        regions,
+        kind,
+        urgent,
+    )
+    return rows[0]["n"]
+
+
 async def get(conn: asyncpg.Connection, broadcast_id: UUID) -> Broadcast | None:
     rows = await conn.fetch(
         "SELECT id, regions, urgent, created_at, cancelled_at, total FROM broadcasts WHERE id = $1",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime
+from decimal import Decimal
 from uuid import UUID
 
 import asyncpg
@@ -224,3 +225,45 @@ async def set_stopped(conn: asyncpg.Connection, chat_id: int, stopped_at: dateti
         stopped_at,
     )
     return int(status.split()[-1])
+
+
+LINE_LISTS = ("symptomatic", "non_reporting", "reporting", "closed")
+_SYMPTOM_RULES = "('red_flag', 'temperature', 'symptomatic', 'first_symptom')"
+
+
+async def line_list(
+    conn: asyncpg.Connection, regions: Sequence[str], name: str, limit: int = 500
+) -> list[tuple[Case, Decimal]]:
+    """Sara Alert's line lists, with each case's open alert weight; most pressing first.
+
+    symptomatic: an open alert about symptoms; non_reporting: an open non-reporting alert;
+    reporting: the other active cases; closed: monitoring ended.
+    """
+    open_rule = (
+        "EXISTS (SELECT 1 FROM escalations e WHERE e.region = c.region AND e.case_id = c.id "
+        "AND e.status <> 'resolved' AND e.rule IN {rules})"
+    )
+    symptomatic = open_rule.format(rules=_SYMPTOM_RULES)
+    silent = open_rule.format(rules="('non_reporting')")
+    where = {
+        "symptomatic": f"c.status = 'active' AND {symptomatic}",
+        "non_reporting": f"c.status = 'active' AND {silent}",
+        "reporting": f"c.status = 'active' AND NOT {symptomatic} AND NOT {silent}",
+        "closed": "c.status = 'closed'",
+    }[name]
+    columns = ", ".join(f"c.{column.strip()}" for column in _COLUMNS.split(","))
+    rows = await conn.fetch(
+        f"""
+        SELECT {columns},
+               (SELECT coalesce(sum(e.weight), 0) FROM escalations e
+                WHERE e.region = c.region AND e.case_id = c.id
+                  AND e.status <> 'resolved') AS open_weight
+        FROM cases c
+        WHERE c.region = ANY($1::TEXT[]) AND {where}
+        ORDER BY open_weight DESC, c.created_at, c.id
+        LIMIT $2
+        """,
+        list(regions),
+        limit,
+    )
+    return [(_case(row), row["open_weight"]) for row in rows]

@@ -36,8 +36,9 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[Outgoing]) -> int
     for seq, message in enumerate(messages):
         status = await conn.execute(
             """
-            INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload, seq)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8)
+            INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload, seq,
+                                subject_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8, $9)
             ON CONFLICT (region, dedup_key) DO NOTHING
             """,
             message.region,
@@ -48,6 +49,7 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[Outgoing]) -> int
             message.language,
             json.dumps(message.payload),
             seq,
+            message.subject_id,
         )
         added += int(status.split()[-1])
     return added
@@ -195,6 +197,10 @@ async def move_chat(conn: asyncpg.Connection, old_chat_id: int, new_chat_id: int
         old_chat_id,
         new_chat_id,
     )
+    # An authority group keeps its region under its new id.
+    await conn.execute(
+        "UPDATE region_groups SET chat_id = $2 WHERE chat_id = $1", old_chat_id, new_chat_id
+    )
 
 
 async def release_foreign_claims(conn: asyncpg.Connection, worker: str) -> int:
@@ -216,3 +222,30 @@ async def pending_count(conn: asyncpg.Connection) -> int:
         "SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
     )
     return rows[0]["n"]
+
+
+async def posted_about(conn: asyncpg.Connection, subject_id: UUID) -> list[tuple[int, int]]:
+    """(chat id, message id) of every message about ``subject_id`` that reached Telegram."""
+    rows = await conn.fetch(
+        """
+        SELECT chat_id, sent_message_id FROM outbox
+        WHERE subject_id = $1 AND kind = 'alert' AND sent_message_id IS NOT NULL
+        ORDER BY sent_at
+        """,
+        subject_id,
+    )
+    return [(row["chat_id"], row["sent_message_id"]) for row in rows]
+
+
+async def update_unsent_about(
+    conn: asyncpg.Connection, subject_id: UUID, payload: dict[str, Any]
+) -> None:
+    """An alert changed before its message went out: send the current state instead."""
+    await conn.execute(
+        """
+        UPDATE outbox SET payload = $2::JSONB
+        WHERE subject_id = $1 AND kind = 'alert' AND sent_at IS NULL AND failed_at IS NULL
+        """,
+        subject_id,
+        json.dumps(payload),
+    )

@@ -48,7 +48,19 @@ async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffM
     )
     if not rows:
         return None
-    member = rows[0]
+    return await _member(conn, rows[0])
+
+
+async def get_member(conn: asyncpg.Connection, staff_id: UUID) -> StaffMember | None:
+    """An active staff member with their regions, or None."""
+    rows = await conn.fetch(
+        "SELECT id, name, role FROM staff_members WHERE id = $1 AND disabled_at IS NULL",
+        staff_id,
+    )
+    return await _member(conn, rows[0]) if rows else None
+
+
+async def _member(conn: asyncpg.Connection, member: asyncpg.Record) -> StaffMember:
     if member["role"] == "admin":
         region_rows = await conn.fetch("SELECT id AS region FROM regions")
     else:

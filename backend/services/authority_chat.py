@@ -1,0 +1,309 @@
+"""The authority's side in Telegram: binding a group to a region, linking staff accounts, the
+Claim and Resolve buttons under alerts, and /broadcast from the group.
+
+Only staff linked to the group's region may act; anyone else gets a short "not authorised"
+notice and nothing changes. Every button's data is checked against the database.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.activation import hash_code, looks_like_code, new_code
+from backend.domain.broadcasts import MAX_TEXT
+from backend.domain.messages import NO_REGION, Outgoing
+from backend.domain.staff import StaffMember
+from backend.i18n import pick_language
+from backend.services import escalations
+from backend.services.broadcasts import create_in
+from backend.services.chat import ChatUpdate, Replies
+from backend.services.context import ServiceContext
+from backend.storage import escalations as escalation_store
+from backend.storage import groups as group_store
+from backend.storage import outbox as outbox_store
+from backend.storage import staff as staff_store
+from backend.storage.broadcasts import count_recipients
+from backend.storage.updates import claim_update
+
+CODE_LIFETIME = timedelta(hours=24)
+MAX_COMMENT = 500
+
+
+@dataclass(frozen=True)
+class LinkCode:
+    code: str  # shown once
+    expires_at: datetime
+
+
+async def new_staff_link(ctx: ServiceContext, staff_id: UUID) -> LinkCode:
+    """A one-time code that links the Telegram account which sends it to the bot."""
+    return await _new_code(ctx, "staff", staff_id=staff_id)
+
+
+async def new_group_link(
+    ctx: ServiceContext, region: str, staff: StaffMember | None = None
+) -> LinkCode:
+    """A one-time code for ``?startgroup=``: the group the bot is added to becomes the
+    region's authority group. ``staff`` None: an operator at the command line."""
+    if staff is not None:
+        staff.require_write(region)
+    ctx.regions.require(region)
+    return await _new_code(ctx, "group", region=region, created_by=staff.id if staff else None)
+
+
+async def _new_code(ctx: ServiceContext, purpose: str, **owner: Any) -> LinkCode:
+    # "staff_..." or "group_...": longer than a case's activation code, so never taken for one.
+    code = f"{purpose}_{new_code()}"
+    expires_at = ctx.clock.now() + CODE_LIFETIME
+    await ctx.db.transaction(group_store.insert_code, hash_code(code), purpose, expires_at, **owner)
+    return LinkCode(code, expires_at)
+
+
+@dataclass
+class GroupChat:
+    """An update from a group (or a staff member's private chat), as the handlers see it."""
+
+    update: ChatUpdate
+    user_id: int | None
+    region: str | None
+    replies: Replies
+    staff: StaffMember | None = None
+
+    @property
+    def authorised(self) -> bool:
+        """Linked staff of this group's region who may change data."""
+        return (
+            self.staff is not None
+            and self.region is not None
+            and self.region in self.staff.regions
+            and self.staff.role != "viewer"
+        )
+
+
+GroupHandler = Callable[[asyncpg.Connection, GroupChat], Awaitable[None]]
+
+
+async def once_in_group(
+    ctx: ServiceContext, update: ChatUpdate, user_id: int | None, handle: GroupHandler
+) -> bool:
+    """Like ``chat.once`` for authority chats: the group's region, its language, the staff
+    member behind the Telegram account."""
+
+    async def body(conn: asyncpg.Connection) -> list[Outgoing] | None:
+        if not await claim_update(conn, update.key):
+            return None
+        region_id = await group_store.region_of_group(conn, update.chat_id) or next(
+            (r.id for r in ctx.regions if r.authority_chat_id == update.chat_id), None
+        )
+        region = ctx.regions.get(region_id) if region_id else None
+        language = (
+            region.default_language
+            if region
+            else pick_language(ctx.languages, update.telegram_language)
+        )
+        chat = GroupChat(
+            update, user_id, region_id, Replies(update, language, region_id or NO_REGION)
+        )
+        staff_id = user_id and await group_store.staff_id_for_telegram(conn, user_id)
+        chat.staff = staff_id and await staff_store.get_member(conn, staff_id) or None
+        await handle(conn, chat)
+        await outbox_store.enqueue(conn, chat.replies.messages)
+        return chat.replies.messages
+
+    messages = await ctx.db.transaction(body)
+    if messages:
+        ctx.outbox.notify()
+    return messages is not None
+
+
+async def link_staff_account(
+    ctx: ServiceContext, update: ChatUpdate, user_id: int, code: str
+) -> bool:
+    """``/start staff_...`` or ``/link staff_...`` in a private chat with the bot."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        used = looks_like_code(code) and await group_store.use_code(
+            conn, hash_code(code), "staff", ctx.clock.now()
+        )
+        if not used:
+            chat.replies.say("link_invalid")
+            return
+        await group_store.link_staff(conn, used["staff_id"], user_id)
+        member = await staff_store.get_member(conn, used["staff_id"])
+        chat.replies.say("link_done", name=member.name if member else "")
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def bind_group(
+    ctx: ServiceContext, update: ChatUpdate, user_id: int | None, code: str
+) -> bool:
+    """``/start@bot group_...`` in a group: the bot was added with a startgroup link."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        used = looks_like_code(code) and await group_store.use_code(
+            conn, hash_code(code), "group", ctx.clock.now()
+        )
+        region = used and ctx.regions.get(used["region"])
+        if not region:
+            chat.replies.say("group_code_invalid")
+            return
+        await group_store.bind_group(conn, region.id, update.chat_id)
+        chat.replies.language, chat.replies.region = region.default_language, region.id
+        chat.replies.say("group_bound", authority=region.name)
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def alert_button(
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    user_id: int,
+    query_id: str,
+    message_id: int | None,
+    escalation_id: UUID,
+    action: str,
+) -> bool:
+    """Claim ("c"), Resolve ("r": asks for a comment) or Resolve without comment ("n")."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        if not chat.authorised:
+            chat.replies.notice(query_id, "not_authorised")
+            return
+        escalation = await escalation_store.get(conn, [chat.region], escalation_id)
+        if escalation is None or message_id is None:
+            chat.replies.notice(query_id, "question_closed")
+            return
+        now = ctx.clock.now()
+        if action == "c":
+            if await escalation_store.claim(conn, chat.region, escalation.id, chat.staff.id, now):
+                chat.replies.notice(query_id, "claimed")
+                await escalations.refresh_posts(ctx, conn, escalation.id, chat.region)
+            else:
+                chat.replies.notice(query_id, "already_taken")
+        elif action == "r" and escalation.status != "resolved":
+            chat.replies.notice(query_id)
+            view = await escalations.alert_view(ctx, conn, escalation)
+            chat.replies.say(
+                "resolve_prompt",
+                keyboard="resolve",
+                escalation=str(escalation.id),
+                reference=view["reference"],
+            )
+        elif action == "n" and escalation.status != "resolved":
+            await _resolve(ctx, conn, chat, escalation.id, None, message_id)
+            chat.replies.notice(query_id, "resolved")
+        else:
+            chat.replies.notice(query_id, "already_taken")
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def resolve_with_comment(
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    user_id: int,
+    escalation_id: UUID,
+    prompt_message_id: int,
+    comment: str,
+) -> bool:
+    """A reply to the bot's "add a comment" message resolves the alert with that comment."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        if not chat.authorised:
+            return  # a message by someone else in the group: none of our business
+        text = " ".join(comment.split())[:MAX_COMMENT]
+        escalation = await escalation_store.get(conn, [chat.region], escalation_id)
+        if escalation and escalation.status != "resolved":
+            await _resolve(ctx, conn, chat, escalation.id, text or None, prompt_message_id)
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def _resolve(
+    ctx: ServiceContext,
+    conn: asyncpg.Connection,
+    chat: GroupChat,
+    escalation_id: UUID,
+    comment: str | None,
+    prompt_message_id: int,
+) -> None:
+    await escalation_store.resolve(
+        conn, chat.region, escalation_id, chat.staff.id, comment, ctx.clock.now()
+    )
+    await escalations.refresh_posts(ctx, conn, escalation_id, chat.region)
+    chat.replies.edit(prompt_message_id, "resolve_done")
+
+
+async def broadcast_preview(
+    ctx: ServiceContext, update: ChatUpdate, user_id: int | None, text: str
+) -> bool:
+    """``/broadcast <text>`` in the authority group: a preview with the number of people it
+    would reach, and a button to send it."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        if not chat.authorised:
+            chat.replies.say("not_authorised_broadcast")
+            return
+        notice = text.strip()
+        if not notice or len(notice) > MAX_TEXT:
+            chat.replies.say("broadcast_usage", limit=MAX_TEXT)
+            return
+        region = ctx.regions.require(chat.region)
+        draft = await group_store.insert_draft(conn, region.id, chat.staff.id, notice)
+        recipients = await count_recipients(conn, [region.id], None, urgent=False)
+        chat.replies.say(
+            "broadcast_preview",
+            keyboard="broadcast",
+            draft=str(draft),
+            recipients=recipients,
+            text=notice,
+            authority=region.name,
+        )
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def broadcast_decision(
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    user_id: int,
+    query_id: str,
+    message_id: int | None,
+    draft_id: UUID,
+    send: bool,
+) -> bool:
+    """The preview's buttons: send the notice to everyone monitored in the region, or not."""
+
+    async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
+        if not chat.authorised:
+            chat.replies.notice(query_id, "not_authorised")
+            return
+        draft = await group_store.decide_draft(conn, draft_id, chat.region)
+        if draft is None or message_id is None:
+            chat.replies.notice(query_id, "question_closed")
+            return
+        chat.replies.notice(query_id)
+        if not send:
+            chat.replies.edit(message_id, "broadcast_cancelled")
+            return
+        region = ctx.regions.require(chat.region)
+        broadcast_id, total = await create_in(
+            conn, chat.staff, [region.id], {region.default_language: draft["text"]}
+        )
+        await group_store.set_draft_broadcast(conn, draft_id, broadcast_id)
+        chat.replies.edit(message_id, "broadcast_sent", recipients=total)
+
+    return await once_in_group(ctx, update, user_id, handle)
+
+
+async def group_migrated(ctx: ServiceContext, old_chat_id: int, new_chat_id: int) -> None:
+    """A group became a supergroup (new id): its region, pending messages and later alerts
+    follow it."""
+    await ctx.db.transaction(outbox_store.move_chat, old_chat_id, new_chat_id)

@@ -1,0 +1,253 @@
+"""Escalations (alerts to an authority): one open per case and rule, claimed and resolved."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from backend.domain.rules import Finding
+
+_COLUMNS = """
+    e.region, e.id, e.case_id, e.rule, e.severity, e.weight, e.status, e.reasons, e.created_at,
+    e.updated_at, e.posted_at, e.reposts, e.claimed_by, e.claimed_at, e.resolved_by,
+    e.resolved_at, e.resolution,
+    (SELECT name FROM staff_members s WHERE s.id = e.claimed_by) AS claimed_by_name,
+    (SELECT name FROM staff_members s WHERE s.id = e.resolved_by) AS resolved_by_name
+"""
+
+
+@dataclass(frozen=True)
+class Escalation:
+    region: str
+    id: UUID
+    case_id: UUID
+    rule: str
+    severity: str
+    weight: Decimal
+    status: str  # open, claimed, resolved
+    reasons: list[dict[str, Any]]
+    created_at: datetime
+    updated_at: datetime
+    posted_at: datetime | None
+    reposts: int
+    claimed_by: UUID | None
+    claimed_by_name: str | None
+    claimed_at: datetime | None
+    resolved_by: UUID | None
+    resolved_by_name: str | None
+    resolved_at: datetime | None
+    resolution: str | None
+
+
+def _escalation(row: asyncpg.Record) -> Escalation:
+    return Escalation(
+        region=row["region"],
+        id=row["id"],
+        case_id=row["case_id"],
+        rule=row["rule"],
+        severity=row["severity"],
+        weight=row["weight"],
+        status=row["status"],
+        reasons=json.loads(row["reasons"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        posted_at=row["posted_at"],
+        reposts=row["reposts"],
+        claimed_by=row["claimed_by"],
+        claimed_by_name=row["claimed_by_name"],
+        claimed_at=row["claimed_at"],
+        resolved_by=row["resolved_by"],
+        resolved_by_name=row["resolved_by_name"],
+        resolved_at=row["resolved_at"],
+        resolution=row["resolution"],
+    )
+
+
+async def raise_alert(
+    conn: asyncpg.Connection, region: str, case_id: UUID, finding: Finding, now: datetime
+) -> tuple[Escalation, bool]:
+    """Open an alert, or update the open one of this case and rule. True if it is new."""
+    rows = await conn.fetch(
+        """
+        INSERT INTO escalations AS e (region, case_id, rule, severity, weight, reasons,
+                                      created_at, updated_at)
+        VALUES ($1, $2, $3, $4, $5, $6::JSONB, $7, $7)
+        ON CONFLICT (region, case_id, rule) WHERE status <> 'resolved' DO UPDATE SET
+            reasons = excluded.reasons, updated_at = excluded.updated_at,
+            severity = excluded.severity, weight = excluded.weight
+        RETURNING e.id, (e.created_at = e.updated_at) AS new
+        """,
+        region,
+        case_id,
+        finding.rule.value,
+        finding.severity,
+        finding.weight,
+        json.dumps(list(finding.reasons)),
+        now,
+    )
+    escalation = await get(conn, [region], rows[0]["id"])
+    assert escalation is not None
+    return escalation, rows[0]["new"]
+
+
+async def get(
+    conn: asyncpg.Connection, regions: Sequence[str], escalation_id: UUID
+) -> Escalation | None:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM escalations e WHERE e.region = ANY($1::TEXT[]) AND e.id = $2",
+        list(regions),
+        escalation_id,
+    )
+    return _escalation(rows[0]) if rows else None
+
+
+async def find(
+    conn: asyncpg.Connection,
+    regions: Sequence[str],
+    status: str | None = None,
+    severity: str | None = None,
+    limit: int = 500,
+) -> list[tuple[Escalation, Decimal]]:
+    """Alerts with their case's open weight, most pressing first (Quarano's worklist order)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS},
+               (SELECT coalesce(sum(o.weight), 0) FROM escalations o
+                WHERE o.region = e.region AND o.case_id = e.case_id
+                  AND o.status <> 'resolved') AS case_weight
+        FROM escalations e
+        WHERE e.region = ANY($1::TEXT[])
+          AND ($2::TEXT IS NULL OR e.status = $2) AND ($3::TEXT IS NULL OR e.severity = $3)
+        ORDER BY case_weight DESC,
+                 CASE e.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,
+                 e.created_at, e.id
+        LIMIT $4
+        """,
+        list(regions),
+        status,
+        severity,
+        limit,
+    )
+    return [(_escalation(row), row["case_weight"]) for row in rows]
+
+
+async def claim(
+    conn: asyncpg.Connection, region: str, escalation_id: UUID, staff_id: UUID, now: datetime
+) -> bool:
+    """First claim wins: a conditional update, so two at once cannot both succeed."""
+    status = await conn.execute(
+        """
+        UPDATE escalations SET status = 'claimed', claimed_by = $3, claimed_at = $4,
+                               updated_at = $4
+        WHERE region = $1 AND id = $2 AND status = 'open'
+        """,
+        region,
+        escalation_id,
+        staff_id,
+        now,
+    )
+    return status.endswith(" 1")
+
+
+async def resolve(
+    conn: asyncpg.Connection,
+    region: str,
+    escalation_id: UUID,
+    staff_id: UUID | None,
+    comment: str | None,
+    now: datetime,
+) -> bool:
+    status = await conn.execute(
+        """
+        UPDATE escalations SET status = 'resolved', resolved_by = $3, resolution = $4,
+                               resolved_at = $5, updated_at = $5
+        WHERE region = $1 AND id = $2 AND status <> 'resolved'
+        """,
+        region,
+        escalation_id,
+        staff_id,
+        comment,
+        now,
+    )
+    return status.endswith(" 1")
+
+
+async def open_for_case(
+    conn: asyncpg.Connection, region: str, case_id: UUID, rule: str
+) -> Escalation | None:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e
+        WHERE e.region = $1 AND e.case_id = $2 AND e.rule = $3 AND e.status <> 'resolved'
+        """,
+        region,
+        case_id,
+        rule,
+    )
+    return _escalation(rows[0]) if rows else None
+
+
+async def mark_posted(
+    conn: asyncpg.Connection, region: str, escalation_id: UUID, now: datetime, repost: bool
+) -> int:
+    """Record a (re)posting; returns the number of this posting (0 for the first)."""
+    rows = await conn.fetch(
+        """
+        UPDATE escalations SET posted_at = $3, reposts = reposts + $4
+        WHERE region = $1 AND id = $2 RETURNING reposts
+        """,
+        region,
+        escalation_id,
+        now,
+        1 if repost else 0,
+    )
+    return rows[0]["reposts"]
+
+
+async def unclaimed_urgent(
+    conn: asyncpg.Connection, region: str, posted_before: datetime, max_reposts: int
+) -> list[Escalation]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e
+        WHERE e.region = $1 AND e.status = 'open' AND e.severity = 'urgent'
+          AND e.posted_at <= $2 AND e.reposts < $3
+        """,
+        region,
+        posted_before,
+        max_reposts,
+    )
+    return [_escalation(row) for row in rows]
+
+
+async def silent_cases(
+    conn: asyncpg.Connection, region: str, silent_since: datetime
+) -> list[tuple[UUID, datetime]]:
+    """Active, reachable cases without an entry (or activation) since ``silent_since`` and
+    without an open non-reporting alert: (case id, last activity)."""
+    rows = await conn.fetch(
+        """
+        SELECT c.id, greatest(c.activated_at,
+                              (SELECT max(d.recorded_at) FROM diary_entries d
+                               WHERE d.region = c.region AND d.case_id = c.id)) AS last_activity
+        FROM cases c
+        WHERE c.region = $1 AND c.status = 'active' AND c.chat_id IS NOT NULL
+          AND c.stopped_at IS NULL
+          AND NOT EXISTS (SELECT 1 FROM escalations e
+                          WHERE e.region = c.region AND e.case_id = c.id
+                            AND e.rule = 'non_reporting' AND e.status <> 'resolved')
+        """,
+        region,
+    )
+    return [
+        (row["id"], row["last_activity"])
+        for row in rows
+        if row["last_activity"] is not None and row["last_activity"] <= silent_since
+    ]
