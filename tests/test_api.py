@@ -17,7 +17,10 @@ from backend.services.staff import create_staff
 
 @pytest.fixture
 async def client(ctx: ServiceContext) -> AsyncIterator[TestClient]:
-    app = create_api(ctx, deep_link=lambda code: f"https://t.me/DiaryTestBot?start={code}")
+    def deep_link(code: str, group: bool = False) -> str:
+        return f"https://t.me/DiaryTestBot?start{'group' if group else ''}={code}"
+
+    app = create_api(ctx, deep_link=deep_link)
     async with TestClient(TestServer(app)) as client:
         yield client
 

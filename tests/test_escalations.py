@@ -1,0 +1,375 @@
+"""Alerts in the authority's Telegram group: binding the group, linking staff, the group
+message (pseudonymous, with the last days and Claim/Resolve), the first claim winning, the
+resolve comment, who may act, non-reporting, reposting, the API and line lists."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from backend.domain.clock import FixedClock
+from backend.server import RUNNING
+from backend.services.context import ServiceContext
+from backend.services.escalations import check_silence, repost_unclaimed
+from backend.services.staff import create_staff
+from bot.callbacks import encode_alert
+from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
+from tests.test_end_to_end import has_button
+
+REGION = "de-koeln"
+
+
+@pytest.fixture(autouse=True)
+async def quiet_region(db) -> None:
+    """Each test starts with no monitored case, open alert or pending message in Köln, so
+    one test's alerts do not queue before another's (a group gets a message every 3 s)."""
+    async with db.pool.acquire() as conn:
+        await conn.execute("UPDATE cases SET status = 'closed' WHERE region = $1", REGION)
+        await conn.execute("UPDATE escalations SET status = 'resolved' WHERE region = $1", REGION)
+        await conn.execute("DELETE FROM outbox WHERE sent_at IS NULL")
+
+
+async def in_group(group: SandboxGroup, predicate=None) -> dict:  # noqa: ANN001
+    """Wait for the bot in a group. Generous: a group gets one message every 3 s (Telegram's
+    20 a minute), so a few queued alerts take a while."""
+    return await group.wait_for_message(predicate, timeout=30)
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+async def authority(service: TestClient, bot_api: SandboxBotApi, ctx: ServiceContext) -> dict:
+    """Köln's group bound with a startgroup link, two linked staff members, one of Berlin."""
+    people = {}
+    for name, region, user_id in [
+        ("Erika", REGION, 5101),
+        ("Oskar", REGION, 5102),
+        ("Bernd", "de-berlin-mitte", 5103),
+    ]:
+        token = (await create_staff(ctx, name, "staff", [region])).token
+        response = await service.post("/api/v1/staff/me/telegram-link", headers=auth(token))
+        link = await response.json()
+        assert link["deep_link"].startswith("https://t.me/DiaryTestBot?start=staff_")
+        user = bot_api.user(user_id, name, "de")
+        await user.send_command("start", link["code"])
+        assert name in (await user.wait_for_message())["text"]
+        people[name] = (token, user)
+    response = await service.post(
+        f"/api/v1/regions/{REGION}/telegram-group", headers=auth(people["Erika"][0])
+    )
+    link = await response.json()
+    assert "startgroup=group_" in link["deep_link"]
+    group = bot_api.group(-1_005_100_000, title="Gesundheitsamt Köln, Lagedienst")
+    await bot_api.add_bot_to_group(group, by=people["Erika"][1], start_payload=link["code"])
+    assert (
+        "Gesundheitsamt der Stadt Köln"
+        in (
+            await in_group(
+                group,
+            )
+        )["text"]
+    )
+    return {"group": group, **people}
+
+
+async def citizen_reports(
+    service: TestClient,
+    token: str,
+    bot_api: SandboxBotApi,
+    user_id: int,
+    kind: str,
+    temperature: str | None = None,
+    symptoms: tuple[str, ...] = (),
+    name: str = "Citizen",
+    staff_reference: str | None = None,
+) -> dict:
+    response = await service.post(
+        "/api/v1/cases",
+        json={
+            "region": REGION,
+            "kind": kind,
+            "quarantine_start": "2026-11-22",
+            "quarantine_end": "2026-12-05",
+            "language": "en",
+            "staff_reference": staff_reference,
+        },
+        headers=auth(token),
+    )
+    case = await response.json()
+    citizen = bot_api.user(user_id, name, "en")
+    await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
+    await citizen.wait_for_message()
+    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await answer(citizen, temperature, symptoms)
+    return case
+
+
+async def answer(citizen: SandboxUser, temperature: str | None, symptoms: tuple[str, ...]) -> None:
+    prompt = await citizen.wait_for_message(has_button("well"))
+    await citizen.press_button(prompt, "I don't feel well")
+    checklist = await citizen.wait_for_message(has_button("done"))
+    for label in symptoms:
+        await citizen.press_button(checklist, label)
+        checklist = await citizen.wait_for_message(lambda m, x=label: f"✅ {x}" in str(m))
+    await citizen.press_button(checklist, "Done")
+    await citizen.wait_for_message(has_button("nomeas"))
+    await citizen.send_text(temperature or "37.0")
+    trend = await citizen.wait_for_message(has_button("worse"))
+    await citizen.press_button(trend, "Worse")
+    await citizen.wait_for_message(has_button("skip"))
+    await citizen.send_text("Ich wohne in der Hauptstraße 5, Telefon 0170 1234567")
+    summary = await citizen.wait_for_message(has_button("send"))
+    await citizen.press_button(summary, "Send")
+    await citizen.wait_for_message(has_button("correct"))
+
+
+def alert_in(group: SandboxGroup, text: str):
+    """A new alert (it still has its Claim button) that mentions ``text``."""
+    return lambda message: text in message.get("text", "") and ":c:" in str(message)
+
+
+def press_alert(person: SandboxUser, alert: dict, action: str):
+    """Press Claim (c), Resolve (r) or No comment (n) of an alert by its data, whatever the
+    group's language calls the buttons."""
+    return person.press(alert, encode_alert(_escalation_of(alert), action))
+
+
+async def test_an_alert_claimed_and_resolved_in_the_group(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    group, (erika_token, erika), (_, oskar) = (
+        authority["group"],
+        authority["Erika"],
+        authority["Oskar"],
+    )
+    await citizen_reports(
+        service,
+        erika_token,
+        bot_api,
+        5201,
+        "index",
+        "39.8",
+        name="Maximilian Mustermann",
+        staff_reference="K-2026-117",
+    )
+    alert = await in_group(group, alert_in(group, "K-2026-117"))
+    text = alert["text"]  # in the region's language: German, with a decimal comma
+    assert "39,8 °C" in text and "39,4 °C" in text and "5" in text and "14" in text
+    assert "Mustermann" not in text and "Hauptstraße" not in text and "0170" not in text
+
+    claim = await press_alert(erika, alert, "c")
+    first_answer = (await erika.wait_for_answer(claim))["text"]
+    claimed = await in_group(group, lambda m: m["message_id"] == alert["message_id"])
+    assert "Erika" in claimed["text"] and ":c:" not in str(claimed["reply_markup"])
+
+    late = await press_alert(oskar, alert, "c")
+    assert (await oskar.wait_for_answer(late))["text"] != first_answer  # told it is taken
+
+    await press_alert(oskar, claimed, "r")
+    prompt = await in_group(group, has_button("n:" + _escalation_tail(alert)))
+    assert "K-2026-117" in prompt["text"]
+    await oskar.send_text("Called her, GP appointment tomorrow.", chat=group, reply_to=prompt)
+    resolved = await in_group(
+        group, lambda m: m["message_id"] == alert["message_id"] and "Oskar" in m["text"]
+    )
+    assert "GP appointment" in resolved["text"] and "reply_markup" not in resolved
+
+    response = await service.get(
+        "/api/v1/escalations", params={"status": "resolved"}, headers=auth(erika_token)
+    )
+    (item,) = [e for e in (await response.json())["escalations"] if e["rule"] == "temperature"]
+    assert (item["claimed_by"], item["resolved_by"]) == ("Erika", "Oskar")
+    assert item["resolution"] == "Called her, GP appointment tomorrow."
+
+
+def _escalation_of(alert: dict):
+    from bot.callbacks import AlertButton, decode
+
+    for row in alert["reply_markup"]["inline_keyboard"]:
+        for button in row:
+            decoded = decode(button["callback_data"])
+            if isinstance(decoded, AlertButton):
+                return decoded.escalation_id
+    raise AssertionError("no alert button")
+
+
+def _escalation_tail(alert: dict) -> str:
+    """The callback data suffix that names the alert (it ends every button of it)."""
+    return alert["reply_markup"]["inline_keyboard"][0][0]["callback_data"].split(":")[-1]
+
+
+async def test_only_linked_staff_of_the_region_may_act(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    group, (token, erika), (_, bernd) = authority["group"], authority["Erika"], authority["Bernd"]
+    await citizen_reports(service, token, bot_api, 5202, "index", "40.1", staff_reference="K-7")
+    alert = await in_group(group, alert_in(group, "K-7"))
+    stranger = bot_api.user(5999, "Nosy", "de")
+    notices = set()
+    for person in (stranger, bernd):  # unlinked; linked but for Berlin
+        query = await press_alert(person, alert, "c")
+        notices.add((await person.wait_for_answer(query))["text"])
+    assert len(notices) == 1  # the same "not authorised" notice for both
+    forged = await erika.press(alert, "a:c:" + "A" * 22)  # a well-formed id of no alert
+    assert (await erika.wait_for_answer(forged))["text"] not in notices | {""}
+    response = await service.get(
+        "/api/v1/escalations", params={"status": "open"}, headers=auth(token)
+    )
+    assert any(e["status"] == "open" for e in (await response.json())["escalations"])
+    unchanged = next(m for m in group.messages if m["message_id"] == alert["message_id"])
+    assert "Claimed" not in unchanged["text"]
+
+
+async def test_two_claims_at_once_one_wins(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    (erika_token, _), (oskar_token, _) = authority["Erika"], authority["Oskar"]
+    await citizen_reports(
+        service, erika_token, bot_api, 5203, "index", "39.9", staff_reference="K-8"
+    )
+    response = await service.get(
+        "/api/v1/escalations", params={"status": "open"}, headers=auth(erika_token)
+    )
+    escalation = next(
+        e
+        for e in (await response.json())["escalations"]
+        if e["reasons"][0].get("temperature") == "39.9"
+    )
+    path = f"/api/v1/escalations/{escalation['id']}/claim"
+    first, second = await asyncio.gather(
+        service.post(path, headers=auth(erika_token)), service.post(path, headers=auth(oskar_token))
+    )
+    assert sorted([first.status, second.status]) == [200, 409]
+    winner = (await (first if first.status == 200 else second).json())["claimed_by"]
+    loser_problem = await (second if first.status == 200 else first).json()
+    assert winner in loser_problem["detail"]  # the loser is told who has it
+
+
+async def test_a_repeat_updates_the_open_alert(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict, ctx: ServiceContext
+) -> None:
+    token = authority["Erika"][0]
+    case = await citizen_reports(
+        service, token, bot_api, 5204, "index", "39.6", staff_reference="K-9"
+    )
+    citizen = bot_api.user(5204)
+    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await answer(citizen, "40.2", ())
+    rows = await ctx.db.fetch(
+        "SELECT count(*) AS n, max(reasons::TEXT) AS reasons FROM escalations "
+        "WHERE case_id = $1::UUID AND rule = 'temperature'",
+        case["id"],
+    )
+    assert rows[0]["n"] == 1 and "40.2" in rows[0]["reasons"]
+
+
+async def test_non_reporting_and_reposting_urgent_alerts(
+    service: TestClient,
+    bot_api: SandboxBotApi,
+    authority: dict,
+    ctx: ServiceContext,
+    clock: FixedClock,
+) -> None:
+    group, token = authority["group"], authority["Erika"][0]
+    case = await citizen_reports(
+        service, token, bot_api, 5205, "contact", "37.0", ("Chest pain",), staff_reference="K-10"
+    )
+    urgent = await in_group(group, alert_in(group, "🚨"))
+    assert "K-10" in urgent["text"]
+    clock.advance(timedelta(minutes=15))
+    assert await repost_unclaimed(ctx, REGION) >= 1
+    service.app[RUNNING].sender.signal.notify()
+    reposted = await in_group(
+        group,
+        lambda m: (
+            "🚨" in m["text"] and "K-10" in m["text"] and m["message_id"] != urgent["message_id"]
+        ),
+    )
+    assert "K-10" in reposted["text"]
+
+    # Silent for 24 hours: a non-reporting alert; the next answer resolves it by itself.
+    clock.advance(timedelta(hours=24))
+    assert await check_silence(ctx, REGION) >= 1
+    service.app[RUNNING].sender.signal.notify()
+    silent = await in_group(
+        group, lambda m: "24" in m["text"] and "K-10" in m["text"] and "🚨" not in m["text"]
+    )
+    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await answer(bot_api.user(5205), "36.8", ())
+    back = await in_group(
+        group, lambda m: m["message_id"] == silent["message_id"] and "reply_markup" not in m
+    )
+    assert "✅" in back["text"]
+    rows = await ctx.db.fetch(
+        "SELECT status FROM escalations WHERE case_id = $1::UUID AND rule = 'non_reporting'",
+        case["id"],
+    )
+    assert [r["status"] for r in rows] == ["resolved"]
+
+
+async def test_worklist_order_and_line_lists(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    token = authority["Erika"][0]
+    await citizen_reports(
+        service, token, bot_api, 5206, "contact", "38.4", ("Cough",), staff_reference="K-11"
+    )
+    response = await service.get("/api/v1/escalations", headers=auth(token))
+    items = (await response.json())["escalations"]
+    weights = [e["case_open_weight"] for e in items]
+    assert weights == sorted(weights, reverse=True)
+    response = await service.get(
+        "/api/v1/cases", params={"list": "symptomatic"}, headers=auth(token)
+    )
+    symptomatic = (await response.json())["cases"]
+    assert any(c["staff_reference"] == "K-11" for c in symptomatic)
+    for bad in ({"list": "everyone"}, {}):
+        response = await service.get("/api/v1/cases", params=bad, headers=auth(token))
+        assert response.status == 422
+    response = await service.get(
+        "/api/v1/escalations", params={"region": "de-berlin-mitte"}, headers=auth(token)
+    )
+    assert response.status == 404
+    response = await service.get(
+        "/api/v1/escalations", params={"severity": "apocalyptic"}, headers=auth(token)
+    )
+    assert response.status == 422
+
+
+async def test_a_group_that_becomes_a_supergroup_keeps_its_alerts(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    group, token = authority["group"], authority["Erika"][0]
+    bot_api.migrate_group(group, new_chat_id=-1_009_999_000)
+    await citizen_reports(service, token, bot_api, 5207, "index", "39.7", staff_reference="K-12")
+    moved = bot_api.handle_for(-1_009_999_000)
+    # Earlier tests' alerts may queue before it: a group gets one message every 3 s.
+    alert = await in_group(moved, alert_in(moved, "K-12"))
+    assert "39,7" in alert["text"]
+
+
+async def test_broadcast_from_the_group(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict
+) -> None:
+    group, (token, erika), (_, bernd) = authority["group"], authority["Erika"], authority["Bernd"]
+    await citizen_reports(service, token, bot_api, 5208, "contact", "36.9", staff_reference="K-13")
+    await bernd.send_text("/broadcast Hallo", chat=group)
+    refused = await in_group(
+        group,
+    )
+    assert "reply_markup" not in refused  # no preview, no button to send
+    await erika.send_text("/broadcast Das Testzentrum öffnet um 9 Uhr.", chat=group)
+    preview = await in_group(group, lambda m: "reply_markup" in m)
+    assert "Das Testzentrum öffnet um 9 Uhr." in preview["text"]
+    send = preview["reply_markup"]["inline_keyboard"][0][0]
+    await erika.press(preview, send["callback_data"])
+    await in_group(
+        group, lambda m: m["message_id"] == preview["message_id"] and "reply_markup" not in m
+    )
+    notice = await bot_api.user(5208).wait_for_message(lambda m: "Testzentrum" in m["text"])
+    assert notice["text"].startswith("📢")
