@@ -18,6 +18,7 @@ class StaffMember:
     name: str
     role: str
     regions: frozenset[str]  # for admins: every region
+    client: str | None = None  # where this request came from, for the audit log
 
     def readable_regions(self) -> list[str]:
         return sorted(self.regions)

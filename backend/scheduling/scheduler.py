@@ -23,6 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from backend.domain.regions import Region
 from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
+from backend.services.retention import purge_expired
 from backend.services.schedule import close_finished_cases, run_due_rounds, send_reminders
 from backend.services.setup import reload_regions
 
@@ -102,6 +103,7 @@ class RegionalScheduler:
             self._guarded(close_finished_cases, region_id),
             self._guarded(check_silence, region_id),
             self._guarded(repost_unclaimed, region_id),
+            self._guarded(purge_expired, region_id),
         )
 
     @staticmethod

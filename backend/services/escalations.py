@@ -24,6 +24,7 @@ from backend.domain.questionnaire import Answer
 from backend.domain.regions import Region
 from backend.domain.rules import Finding, Reading, Rule, evaluate, non_reporting_since
 from backend.domain.staff import StaffMember
+from backend.services import audit
 from backend.services.context import ServiceContext
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
@@ -201,6 +202,28 @@ def _reading(entry: entry_store.Entry) -> Reading:
     )
 
 
+async def worklist(
+    ctx: ServiceContext,
+    staff: StaffMember,
+    regions: list[str],
+    status: str | None,
+    severity: str | None,
+) -> list[tuple[Escalation, Any]]:
+    """Alerts of ``regions`` (the caller's), most pressing first; the read is audited."""
+
+    async def read(conn: asyncpg.Connection) -> list[tuple[Escalation, Any]]:
+        found = await store.find(conn, regions, status, severity)
+        for region in regions:
+            shown = sum(1 for escalation, _ in found if escalation.region == region)
+            if shown:
+                await audit.record(
+                    conn, staff, "escalations.list", region, ctx.clock.now(), count=shown
+                )
+        return found
+
+    return await ctx.db.transaction(read)
+
+
 async def claim(ctx: ServiceContext, staff: StaffMember, escalation_id: UUID) -> Escalation:
     """The first claim wins; a second one is a Conflict naming who has it."""
 
@@ -215,6 +238,9 @@ async def claim(ctx: ServiceContext, staff: StaffMember, escalation_id: UUID) ->
                 + "."
             )
         await refresh_posts(ctx, conn, escalation.id, escalation.region)
+        await audit.record(
+            conn, staff, "escalation.claim", escalation.region, ctx.clock.now(), escalation.case_id
+        )
         return await store.get(conn, [escalation.region], escalation.id)
 
     return await ctx.db.transaction(act)
@@ -230,6 +256,14 @@ async def resolve(
         ):
             raise Conflict("the alert is already resolved.")
         await refresh_posts(ctx, conn, escalation.id, escalation.region)
+        await audit.record(
+            conn,
+            staff,
+            "escalation.resolve",
+            escalation.region,
+            ctx.clock.now(),
+            escalation.case_id,
+        )
         return await store.get(conn, [escalation.region], escalation.id)
 
     return await ctx.db.transaction(act)

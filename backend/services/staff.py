@@ -1,29 +1,37 @@
-"""Staff accounts and bearer-token authentication."""
+"""Staff accounts and their bearer tokens: created, listed, revoked; authentication."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
 import asyncpg
 
-from backend.domain.errors import Invalid
+from backend.domain.errors import Invalid, NotFound
 from backend.domain.staff import ROLES, StaffMember, hash_token, new_token
 from backend.services.context import ServiceContext
 from backend.storage import staff as staff_store
+from backend.storage.staff import Member, Token
+
+DEFAULT_TOKEN_DAYS = 180
 
 
 @dataclass(frozen=True)
 class NewStaff:
     staff_id: UUID
     token: str  # shown once, never stored
+    token_info: Token | None = None
 
 
-async def create_staff(
-    ctx: ServiceContext, name: str, role: str, regions: Sequence[str]
-) -> NewStaff:
-    """Create a staff member with one token. Staff and viewers need at least one region."""
+@dataclass(frozen=True)
+class NewToken:
+    token: str  # shown once, never stored
+    info: Token
+
+
+def _validate(ctx: ServiceContext, name: str, role: str, regions: Sequence[str]) -> str:
     name = name.strip()
     if not name or len(name) > 200:
         raise Invalid("name", "name must have 1 to 200 characters.")
@@ -36,14 +44,70 @@ async def create_staff(
         )
     if role != "admin" and not regions:
         raise Invalid("region", f"a {role} needs at least one --region.")
-    token = new_token()
+    return name
 
-    async def store(conn: asyncpg.Connection) -> UUID:
+
+async def create_staff(
+    ctx: ServiceContext,
+    name: str,
+    role: str,
+    regions: Sequence[str],
+    token_days: int | None = DEFAULT_TOKEN_DAYS,
+) -> NewStaff:
+    """A staff member with one token. Staff and viewers need at least one region."""
+    name = _validate(ctx, name, role, regions)
+
+    async def store(conn: asyncpg.Connection) -> NewStaff:
         staff_id = await staff_store.insert_member(conn, name, role, sorted(set(regions)))
-        await staff_store.insert_token(conn, staff_id, hash_token(token))
-        return staff_id
+        token = await _issue(ctx, conn, staff_id, token_days)
+        return NewStaff(staff_id=staff_id, token=token.token, token_info=token.info)
 
-    return NewStaff(staff_id=await ctx.db.transaction(store), token=token)
+    return await ctx.db.transaction(store)
+
+
+async def _issue(
+    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int | None
+) -> NewToken:
+    token = new_token()
+    expires_at = ctx.clock.now() + timedelta(days=days) if days else None
+    info = await staff_store.insert_token(conn, staff_id, hash_token(token), expires_at)
+    return NewToken(token, info)
+
+
+async def issue_token(
+    ctx: ServiceContext, staff_id: UUID, days: int | None = DEFAULT_TOKEN_DAYS
+) -> NewToken:
+    async def store(conn: asyncpg.Connection) -> NewToken:
+        if await staff_store.get_member(conn, staff_id) is None:
+            raise NotFound(f"staff member {staff_id} not found.")
+        return await _issue(ctx, conn, staff_id, days)
+
+    return await ctx.db.transaction(store)
+
+
+async def list_tokens(ctx: ServiceContext, staff_id: UUID) -> list[Token]:
+    async def read(conn: asyncpg.Connection) -> list[Token]:
+        if await staff_store.get_member(conn, staff_id) is None:
+            raise NotFound(f"staff member {staff_id} not found.")
+        return await staff_store.tokens_of(conn, staff_id)
+
+    return await ctx.db.transaction(read)
+
+
+async def revoke_token(ctx: ServiceContext, token_id: UUID) -> None:
+    if not await ctx.db.transaction(staff_store.revoke_token, token_id, ctx.clock.now()):
+        raise NotFound(f"token {token_id} not found or already revoked.")
+
+
+async def list_staff(ctx: ServiceContext) -> list[Member]:
+    return await ctx.db.transaction(staff_store.list_members)
+
+
+async def member(ctx: ServiceContext, staff_id: UUID) -> Member:
+    for found in await list_staff(ctx):
+        if found.id == staff_id:
+            return found
+    raise NotFound(f"staff member {staff_id} not found.")
 
 
 async def authenticate(ctx: ServiceContext, token: str) -> StaffMember | None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -24,13 +27,19 @@ async def insert_member(
     return staff_id
 
 
-async def insert_token(conn: asyncpg.Connection, staff_id: UUID, token_hash: str) -> UUID:
+async def insert_token(
+    conn: asyncpg.Connection, staff_id: UUID, token_hash: str, expires_at: datetime | None = None
+) -> Token:
     rows = await conn.fetch(
-        "INSERT INTO staff_tokens (staff_id, token_hash) VALUES ($1, $2) RETURNING id",
+        """
+        INSERT INTO staff_tokens (staff_id, token_hash, expires_at) VALUES ($1, $2, $3)
+        RETURNING id, created_at, expires_at, revoked_at
+        """,
         staff_id,
         token_hash,
+        expires_at,
     )
-    return rows[0]["id"]
+    return _token(rows[0])
 
 
 async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffMember | None:
@@ -73,3 +82,67 @@ async def _member(conn: asyncpg.Connection, member: asyncpg.Record) -> StaffMemb
         role=member["role"],
         regions=frozenset(r["region"] for r in region_rows),
     )
+
+
+@dataclass(frozen=True)
+class Token:
+    id: UUID
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Member:
+    id: UUID
+    name: str
+    role: str
+    regions: tuple[str, ...]
+    created_at: datetime
+    telegram_linked: bool
+
+
+def _token(row: asyncpg.Record) -> Token:
+    return Token(row["id"], row["created_at"], row["expires_at"], row["revoked_at"])
+
+
+async def list_members(conn: asyncpg.Connection) -> list[Member]:
+    rows = await conn.fetch(
+        """
+        SELECT m.id, m.name, m.role, m.created_at, m.telegram_user_id IS NOT NULL AS linked,
+               coalesce((SELECT jsonb_agg(r.region ORDER BY r.region) FROM staff_regions r
+                         WHERE r.staff_id = m.id), '[]'::JSONB) AS regions
+        FROM staff_members m WHERE m.disabled_at IS NULL ORDER BY m.created_at, m.id
+        """
+    )
+    return [
+        Member(
+            r["id"],
+            r["name"],
+            r["role"],
+            tuple(json.loads(r["regions"])),
+            r["created_at"],
+            r["linked"],
+        )
+        for r in rows
+    ]
+
+
+async def tokens_of(conn: asyncpg.Connection, staff_id: UUID) -> list[Token]:
+    rows = await conn.fetch(
+        """
+        SELECT id, created_at, expires_at, revoked_at FROM staff_tokens
+        WHERE staff_id = $1 ORDER BY created_at, id
+        """,
+        staff_id,
+    )
+    return [_token(r) for r in rows]
+
+
+async def revoke_token(conn: asyncpg.Connection, token_id: UUID, now: datetime) -> bool:
+    status = await conn.execute(
+        "UPDATE staff_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+        token_id,
+        now,
+    )
+    return status.endswith(" 1")
