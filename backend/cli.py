@@ -36,6 +36,19 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument(
         "--region", action="append", default=[], help="a region id (repeat for several)"
     )
+    create.add_argument(
+        "--token-days", type=int, default=180, help="token lifetime in days (0: no expiry)"
+    )
+    tokens = staff.add_parser("token", help="bearer tokens").add_subparsers(
+        dest="token_command", required=True
+    )
+    token_create = tokens.add_parser("create", help="a new token for a staff member (shown once)")
+    token_create.add_argument("--staff", required=True, help="the staff member's id")
+    token_create.add_argument("--days", type=int, default=180, help="lifetime (0: no expiry)")
+    token_list = tokens.add_parser("list", help="a staff member's tokens (not the tokens)")
+    token_list.add_argument("--staff", required=True)
+    token_revoke = tokens.add_parser("revoke", help="revoke a token by its id")
+    token_revoke.add_argument("--token", required=True, help="the token's id (from list)")
     link = staff.add_parser(
         "link", help="a one-time code that links a staff member's Telegram account"
     )
@@ -54,6 +67,11 @@ def configure_logging(level: str) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """Libraries that would log secrets or personal data are held above that level."""
     # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("httpcore").setLevel(logging.WARNING)
@@ -61,6 +79,8 @@ def configure_logging(level: str) -> None:
     # PTB logs message texts at DEBUG: personal data must not reach the log at any level.
     logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # asyncpg's DEBUG lines may carry query arguments.
+    logging.getLogger("asyncpg").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -73,7 +93,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "staff" and args.staff_command == "create":
-            asyncio.run(create_staff(settings, args.name, args.role, args.region))
+            asyncio.run(create_staff(settings, args.name, args.role, args.region, args.token_days))
+        elif args.command == "staff" and args.staff_command == "token":
+            asyncio.run(manage_tokens(settings, args))
         elif args.command == "staff" and args.staff_command == "link":
             asyncio.run(staff_link(settings, args.staff))
         elif args.command == "region":
@@ -133,17 +155,50 @@ async def run_migrations(settings: Settings) -> None:
     print("The database schema is up to date.")
 
 
-async def create_staff(settings: Settings, name: str, role: str, regions: list[str]) -> None:
+async def create_staff(
+    settings: Settings, name: str, role: str, regions: list[str], token_days: int = 180
+) -> None:
     from backend.services.staff import create_staff as create
 
     ctx = await _context(settings)
     try:
-        created = await create(ctx, name, role, regions)
+        created = await create(ctx, name, role, regions, token_days or None)
     finally:
         await ctx.db.close()
     print(f"Staff member {name!r} created ({role}), id {created.staff_id}.")
     print("Token, shown only this once:")
     print(created.token)
+
+
+def _uuid(value: str, what: str):  # noqa: ANN202
+    from uuid import UUID
+
+    try:
+        return UUID(value)
+    except ValueError:
+        raise DomainError(f"{value!r} is not a {what} id.") from None
+
+
+async def manage_tokens(settings: Settings, args: argparse.Namespace) -> None:
+    from backend.services import staff as service
+
+    ctx = await _context(settings)
+    try:
+        if args.token_command == "create":
+            issued = await service.issue_token(ctx, _uuid(args.staff, "staff"), args.days or None)
+            expiry = f"{issued.info.expires_at:%Y-%m-%d}" if issued.info.expires_at else "never"
+            print(f"Token {issued.info.id} (expires {expiry}), shown only this once:")
+            print(issued.token)
+        elif args.token_command == "list":
+            for token in await service.list_tokens(ctx, _uuid(args.staff, "staff")):
+                state = "revoked" if token.revoked_at else "active"
+                expiry = f"{token.expires_at:%Y-%m-%d}" if token.expires_at else "never"
+                print(f"{token.id}  created {token.created_at:%Y-%m-%d}  expires {expiry}  {state}")
+        else:
+            await service.revoke_token(ctx, _uuid(args.token, "token"))
+            print("Token revoked.")
+    finally:
+        await ctx.db.close()
 
 
 async def staff_link(settings: Settings, staff_id: str) -> None:

@@ -6,10 +6,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
-from backend.api import broadcasts, cases, escalations, health, rounds
-from backend.api.auth import bearer_auth
+from backend.api import (  # noqa: F401 - importing a route module declares its routes
+    broadcasts,
+    cases,
+    escalations,
+    exports,
+    health,
+    openapi,
+    rounds,
+    staff_admin,
+)
+from backend.api.auth import FailedLogins, bearer_auth
 from backend.api.keys import CONTEXT, DEEP_LINK
 from backend.api.problems import problem_middleware
+from backend.api.registry import API
 from backend.services.context import ServiceContext
 
 API_PREFIX = "/api/v1"
@@ -21,12 +31,10 @@ def create_api(ctx: ServiceContext, deep_link: Callable[..., str]) -> web.Applic
     app[CONTEXT] = ctx
     app.add_routes(health.routes)
 
-    api = web.Application(middlewares=[problem_middleware, bearer_auth])
+    api = web.Application(middlewares=[problem_middleware, bearer_auth(FailedLogins())])
     api[CONTEXT] = ctx
     api[DEEP_LINK] = deep_link
-    api.add_routes(cases.routes)
-    api.add_routes(rounds.routes)
-    api.add_routes(broadcasts.routes)
-    api.add_routes(escalations.routes)
+    api.add_routes(openapi.routes)
+    API.install(api)
     app.add_subapp(API_PREFIX, api)
     return app

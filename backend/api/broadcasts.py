@@ -1,47 +1,34 @@
-"""Broadcast routes: send a notice to everyone monitored in some regions, follow it, cancel it."""
+"""Broadcast routes: a notice to everyone monitored in some regions, followed, cancelled."""
 
 from __future__ import annotations
 
-from typing import Any
 from uuid import UUID
 
 from aiohttp import web
 
+from backend.api import schemas
 from backend.api.keys import CONTEXT, staff_of
-from backend.api.requests import json_body, uuid_param
-from backend.api.schemas import BroadcastCreate
+from backend.api.registry import API, Access
+from backend.api.requests import body_of, uuid_param
+from backend.api.responses import broadcast_model, reply
 from backend.services import broadcasts as service
-from backend.services.broadcasts import BroadcastStatus
-
-routes = web.RouteTableDef()
-
-
-def _view(status: BroadcastStatus) -> dict[str, Any]:
-    b, p = status.broadcast, status.progress
-    return {
-        "id": str(b.id),
-        "regions": list(b.regions),
-        "urgent": b.urgent,
-        "total": p.total,
-        "sent": p.sent,
-        "failed": p.failed,
-        "blocked": p.blocked,
-        "cancelled": p.cancelled,
-        "pending": p.pending,
-        "started_at": b.created_at.isoformat(),
-        "first_sent_at": p.first_sent_at.isoformat() if p.first_sent_at else None,
-        "finished_at": p.last_done_at.isoformat() if p.pending == 0 and p.last_done_at else None,
-        "cancelled_at": b.cancelled_at.isoformat() if b.cancelled_at else None,
-    }
 
 
 def _id(request: web.Request) -> UUID:
     return uuid_param(request, "broadcast_id", "broadcast")
 
 
-@routes.post("/broadcasts")
-async def create(request: web.Request) -> web.Response:
-    body = BroadcastCreate.model_validate_json(await json_body(request))
+@API.post(
+    "/broadcasts",
+    access=Access.WRITE,
+    body=schemas.BroadcastCreate,
+    response=schemas.BroadcastOut,
+    status=202,
+    summary="Send a notice to everyone monitored in the regions, each in their language",
+    tags=("broadcasts",),
+)
+async def create_broadcast(request: web.Request) -> web.Response:
+    body = await body_of(request, schemas.BroadcastCreate)
     status = await service.create_broadcast(
         request.app[CONTEXT],
         staff_of(request),
@@ -51,16 +38,28 @@ async def create(request: web.Request) -> web.Response:
         urgent=body.urgent,
     )
     location = f"/api/v1/broadcasts/{status.broadcast.id}"
-    return web.json_response(_view(status), status=202, headers={"Location": location})
+    return reply(broadcast_model(status.broadcast, status.progress), 202, {"Location": location})
 
 
-@routes.get("/broadcasts/{broadcast_id}")
-async def read(request: web.Request) -> web.Response:
+@API.get(
+    "/broadcasts/{broadcast_id}",
+    access=Access.READ,
+    response=schemas.BroadcastOut,
+    summary="A broadcast's progress",
+    tags=("broadcasts",),
+)
+async def get_broadcast(request: web.Request) -> web.Response:
     status = await service.get_broadcast(request.app[CONTEXT], staff_of(request), _id(request))
-    return web.json_response(_view(status))
+    return reply(broadcast_model(status.broadcast, status.progress))
 
 
-@routes.post("/broadcasts/{broadcast_id}/cancel")
-async def cancel(request: web.Request) -> web.Response:
+@API.post(
+    "/broadcasts/{broadcast_id}/cancel",
+    access=Access.WRITE,
+    response=schemas.BroadcastOut,
+    summary="Stop what has not been sent",
+    tags=("broadcasts",),
+)
+async def cancel_broadcast(request: web.Request) -> web.Response:
     status = await service.cancel_broadcast(request.app[CONTEXT], staff_of(request), _id(request))
-    return web.json_response(_view(status))
+    return reply(broadcast_model(status.broadcast, status.progress))

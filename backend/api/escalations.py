@@ -1,134 +1,103 @@
-"""Alert routes: the worklist, claim and resolve; line lists of cases; Telegram link codes."""
+"""Alert routes: the worklist, claim and resolve; one-time Telegram link codes."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiohttp import web
 
+from backend.api import schemas
 from backend.api.keys import CONTEXT, DEEP_LINK, staff_of
-from backend.api.requests import uuid_param
-from backend.api.schemas import Resolution
-from backend.api.views import case_view
-from backend.domain.errors import Invalid, NotFound
-from backend.domain.rules import SEVERITIES
+from backend.api.registry import API, Access
+from backend.api.requests import body_of, query_of, uuid_param
+from backend.api.responses import escalation_model, reply
+from backend.domain.errors import NotFound
 from backend.services import authority_chat, escalations
-from backend.storage import cases as case_store
-from backend.storage import escalations as store
-from backend.storage.escalations import Escalation
-
-routes = web.RouteTableDef()
-STATUSES = ("open", "claimed", "resolved")
+from backend.services.cases import within
 
 
-def escalation_view(e: Escalation, case_weight: Any = None) -> dict[str, Any]:
-    view = {
-        "id": str(e.id),
-        "region": e.region,
-        "case_id": str(e.case_id),
-        "rule": e.rule,
-        "severity": e.severity,
-        "weight": float(e.weight),
-        "status": e.status,
-        "reasons": e.reasons,
-        "created_at": e.created_at.isoformat(),
-        "updated_at": e.updated_at.isoformat(),
-        "claimed_by": e.claimed_by_name,
-        "claimed_at": e.claimed_at.isoformat() if e.claimed_at else None,
-        "resolved_by": e.resolved_by_name,
-        "resolved_at": e.resolved_at.isoformat() if e.resolved_at else None,
-        "resolution": e.resolution,
-    }
-    if case_weight is not None:
-        view["case_open_weight"] = float(case_weight)
-    return view
-
-
-def _regions(request: web.Request) -> list[str]:
-    """The ?region= filter, within the caller's regions (another's looks like none at all)."""
-    staff = staff_of(request)
-    region = request.query.get("region")
-    if region is None:
-        return staff.readable_regions()
-    staff.require_read(region)
-    return [region]
-
-
-def _choice(request: web.Request, name: str, options: tuple[str, ...]) -> str | None:
-    value = request.query.get(name)
-    if value is not None and value not in options:
-        raise Invalid(name, f"{name} must be one of {', '.join(options)}.")
-    return value
-
-
-@routes.get("/escalations")
+@API.get(
+    "/escalations",
+    access=Access.READ,
+    query=schemas.EscalationQuery,
+    response=schemas.EscalationsOut,
+    summary="Alerts, most pressing first (by each case's sum of open weights)",
+    tags=("escalations",),
+)
 async def worklist(request: web.Request) -> web.Response:
-    regions = _regions(request)
-    status = _choice(request, "status", STATUSES)
-    severity = _choice(request, "severity", SEVERITIES)
-    ctx = request.app[CONTEXT]
-    found = await ctx.db.transaction(store.find, regions, status, severity)
-    return web.json_response({"escalations": [escalation_view(e, w) for e, w in found]})
+    query = query_of(request, schemas.EscalationQuery)
+    staff = staff_of(request)
+    found = await escalations.worklist(
+        request.app[CONTEXT], staff, within(staff, query.region), query.status, query.severity
+    )
+    return reply(schemas.EscalationsOut(escalations=[escalation_model(e, w) for e, w in found]))
 
 
-@routes.post("/escalations/{escalation_id}/claim")
+@API.post(
+    "/escalations/{escalation_id}/claim",
+    access=Access.WRITE,
+    response=schemas.EscalationOut,
+    summary="Claim an alert (the first claim wins)",
+    tags=("escalations",),
+    extra_statuses=(409,),
+)
 async def claim(request: web.Request) -> web.Response:
     escalation_id = uuid_param(request, "escalation_id", "alert")
     escalation = await escalations.claim(request.app[CONTEXT], staff_of(request), escalation_id)
-    return web.json_response(escalation_view(escalation))
+    return reply(escalation_model(escalation))
 
 
-@routes.post("/escalations/{escalation_id}/resolve")
+@API.post(
+    "/escalations/{escalation_id}/resolve",
+    access=Access.WRITE,
+    body=schemas.Resolution,
+    response=schemas.EscalationOut,
+    summary="Resolve an alert, with an optional comment",
+    tags=("escalations",),
+    extra_statuses=(409,),
+    body_required=False,
+)
 async def resolve(request: web.Request) -> web.Response:
     escalation_id = uuid_param(request, "escalation_id", "alert")
-    body = await request.read()
-    comment = Resolution.model_validate_json(body or b"{}").comment if body else None
+    body = await body_of(request, schemas.Resolution) if request.can_read_body else None
+    comment = body.comment if body else None
     escalation = await escalations.resolve(
         request.app[CONTEXT], staff_of(request), escalation_id, comment
     )
-    return web.json_response(escalation_view(escalation))
+    return reply(escalation_model(escalation))
 
 
-@routes.get("/cases")
-async def line_list(request: web.Request) -> web.Response:
-    regions = _regions(request)
-    name = _choice(request, "list", case_store.LINE_LISTS)
-    if name is None:
-        raise Invalid("list", f"list must be one of {', '.join(case_store.LINE_LISTS)}.")
-    found = await request.app[CONTEXT].db.transaction(case_store.line_list, regions, name)
-    return web.json_response(
-        {"cases": [{**case_view(c), "open_weight": float(w)} for c, w in found]}
-    )
-
-
-@routes.post("/staff/me/telegram-link")
+@API.post(
+    "/staff/me/telegram-link",
+    access=Access.READ,
+    response=schemas.LinkCodeOut,
+    status=201,
+    summary="A one-time code linking the caller's Telegram account (for Claim and Resolve)",
+    tags=("telegram",),
+)
 async def telegram_link(request: web.Request) -> web.Response:
-    """A one-time code linking the caller's Telegram account (for Claim and Resolve)."""
-    staff = staff_of(request)
-    link = await authority_chat.new_staff_link(request.app[CONTEXT], staff.id)
-    return web.json_response(
-        {
-            "code": link.code,
-            "deep_link": request.app[DEEP_LINK](link.code),
-            "expires_at": link.expires_at.isoformat(),
-        },
-        status=201,
+    link = await authority_chat.new_staff_link(request.app[CONTEXT], staff_of(request).id)
+    out = schemas.LinkCodeOut(
+        code=link.code, deep_link=request.app[DEEP_LINK](link.code), expires_at=link.expires_at
     )
+    return reply(out, 201)
 
 
-@routes.post("/regions/{region}/telegram-group")
+@API.post(
+    "/regions/{region}/telegram-group",
+    access=Access.WRITE,
+    response=schemas.LinkCodeOut,
+    status=201,
+    summary="A one-time startgroup link binding a group to the region's alerts",
+    tags=("telegram",),
+)
 async def group_link(request: web.Request) -> web.Response:
-    """A one-time ``?startgroup=`` link: the group the bot is added to gets the region's alerts."""
     region = request.match_info["region"]
     ctx = request.app[CONTEXT]
     if ctx.regions.get(region) is None:
         raise NotFound(f"region {region!r} not found.")
     link = await authority_chat.new_group_link(ctx, region, staff_of(request))
-    return web.json_response(
-        {
-            "code": link.code,
-            "deep_link": request.app[DEEP_LINK](link.code, group=True),
-            "expires_at": link.expires_at.isoformat(),
-        },
-        status=201,
+    out = schemas.LinkCodeOut(
+        code=link.code,
+        deep_link=request.app[DEEP_LINK](link.code, group=True),
+        expires_at=link.expires_at,
     )
+    return reply(out, 201)

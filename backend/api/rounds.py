@@ -4,20 +4,25 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from backend.api import schemas
 from backend.api.keys import CONTEXT, staff_of
+from backend.api.registry import API, Access
+from backend.api.responses import reply
 from backend.services.rounds import start_round
 
-routes = web.RouteTableDef()
 
-
-@routes.post("/regions/{region}/rounds")
+@API.post(
+    "/regions/{region}/rounds",
+    access=Access.WRITE,
+    response=schemas.RoundOut,
+    status=202,
+    summary="Send the daily prompt now to every active, activated case of the region",
+    tags=("rounds",),
+)
 async def post_round(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     region = request.match_info["region"]
     staff_of(request).require_write(region)
     ctx.regions.require(region)
     result = await start_round(ctx, region, origin="staff")
-    return web.json_response(
-        {"round_id": str(result.round_id) if result.round_id else None, "prompts": result.prompts},
-        status=202,
-    )
+    return reply(schemas.RoundOut(round_id=result.round_id, prompts=result.prompts), 202)
