@@ -328,9 +328,8 @@ async def test_worklist_order_and_line_lists(
     )
     symptomatic = (await response.json())["cases"]
     assert any(c["staff_reference"] == "K-11" for c in symptomatic)
-    for bad in ({"list": "everyone"}, {}):
-        response = await service.get("/api/v1/cases", params=bad, headers=auth(token))
-        assert response.status == 422
+    response = await service.get("/api/v1/cases", params={"list": "everyone"}, headers=auth(token))
+    assert response.status == 422
     response = await service.get(
         "/api/v1/escalations", params={"region": "de-berlin-mitte"}, headers=auth(token)
     )

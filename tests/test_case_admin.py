@@ -1,0 +1,251 @@
+"""Case management, CSV exports, the audit log, tokens and failed logins, retention."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from backend.domain.clock import FixedClock
+from backend.services.context import ServiceContext
+from backend.services.retention import purge_expired
+from backend.services.staff import create_staff
+from tests.test_cli import run
+
+KOELN = "de-koeln"
+
+
+@pytest.fixture
+async def tokens(ctx: ServiceContext) -> dict[str, str]:
+    return {
+        "admin": (await create_staff(ctx, "Ada", "admin", [])).token,
+        "staff": (await create_staff(ctx, "Sam", "staff", [KOELN])).token,
+    }
+
+
+def auth(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+async def new_case(service: TestClient, token: str, **changes) -> dict:
+    body = {
+        "region": KOELN,
+        "kind": "contact",
+        "quarantine_start": "2026-11-24",
+        "quarantine_end": "2026-12-07",
+        "staff_reference": "K-1",
+    } | changes
+    response = await service.post("/api/v1/cases", json=body, headers=auth(token))
+    assert response.status == 201, await response.text()
+    return await response.json()
+
+
+async def test_change_close_reopen_and_new_code(service: TestClient, tokens: dict) -> None:
+    case = await new_case(service, tokens["staff"])
+    path = f"/api/v1/cases/{case['id']}"
+    response = await service.patch(
+        path,
+        json={"quarantine_end": "2026-12-10", "label": "Kind 1"},
+        headers=auth(tokens["staff"]),
+    )
+    changed = await response.json()
+    assert (changed["quarantine_end"], changed["label"]) == ("2026-12-10", "Kind 1")
+    response = await service.patch(
+        path, json={"quarantine_end": "2026-11-01"}, headers=auth(tokens["staff"])
+    )
+    assert response.status == 422 and "quarantine_end" in (await response.json())["detail"]
+
+    old_code = case["activation_code"]
+    response = await service.post(f"{path}/activation-code", headers=auth(tokens["staff"]))
+    fresh = await response.json()
+    assert response.status == 201 and fresh["activation_code"] != old_code
+
+    assert (await (await service.post(f"{path}/close", headers=auth(tokens["staff"]))).json())[
+        "status"
+    ] == "closed"
+    again = await service.post(f"{path}/close", headers=auth(tokens["staff"]))
+    assert again.status == 409
+    response = await service.patch(path, json={"label": "x"}, headers=auth(tokens["staff"]))
+    assert response.status == 409
+    reopened = await service.post(f"{path}/reopen", headers=auth(tokens["staff"]))
+    assert (await reopened.json())["status"] == "registered"  # never activated
+
+
+async def test_the_old_code_dies_with_a_new_one(service: TestClient, tokens: dict, bot_api) -> None:
+    case = await new_case(service, tokens["staff"])
+    response = await service.post(
+        f"/api/v1/cases/{case['id']}/activation-code", headers=auth(tokens["staff"])
+    )
+    fresh = await response.json()
+    citizen = bot_api.user(9701, "C", "en")
+    await citizen.send_command("start", case["activation_code"])
+    assert "expired" in (await citizen.wait_for_message())["text"]
+    await citizen.send_command("start", fresh["activation_code"])
+    assert "Willkommen" in (await citizen.wait_for_message())["text"]  # the case's German
+
+
+async def test_move_between_regions(service: TestClient, tokens: dict) -> None:
+    case = await new_case(service, tokens["staff"])
+    response = await service.post(
+        f"/api/v1/cases/{case['id']}/move",
+        json={"region": "de-muenchen"},
+        headers=auth(tokens["admin"]),
+    )
+    assert response.status == 200 and (await response.json())["region"] == "de-muenchen"
+    gone = await service.get(f"/api/v1/cases/{case['id']}", headers=auth(tokens["staff"]))
+    assert gone.status == 404  # Köln staff no longer see it
+    response = await service.post(
+        f"/api/v1/cases/{case['id']}/move",
+        json={"region": "atlantis"},
+        headers=auth(tokens["admin"]),
+    )
+    assert response.status == 422
+
+
+async def test_paging_and_csv_exports(service: TestClient, tokens: dict) -> None:
+    for number in range(5):
+        await new_case(service, tokens["staff"], staff_reference=f"P-{number}")
+    seen, cursor = [], None
+    while True:
+        params = {"region": KOELN, "limit": "2"} | ({"cursor": cursor} if cursor else {})
+        page = await (
+            await service.get("/api/v1/cases", params=params, headers=auth(tokens["staff"]))
+        ).json()
+        seen += [c["id"] for c in page["cases"]]
+        cursor = page["next_cursor"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) >= 5
+    bad = await service.get(
+        "/api/v1/cases", params={"cursor": "nonsense"}, headers=auth(tokens["staff"])
+    )
+    assert bad.status == 422
+
+    response = await service.get(
+        f"/api/v1/regions/{KOELN}/cases.csv", headers=auth(tokens["staff"])
+    )
+    assert response.content_type == "text/csv"
+    rows = list(csv.reader(io.StringIO(await response.text())))
+    assert rows[0][0] == "case_id" and len(rows) - 1 == len(seen)
+    case = seen[0]
+    response = await service.get(f"/api/v1/cases/{case}/entries.csv", headers=auth(tokens["staff"]))
+    assert (await response.text()).startswith("local_date,")
+
+
+async def test_every_read_of_personal_data_is_audited(service: TestClient, tokens: dict) -> None:
+    case = await new_case(service, tokens["staff"])
+    await service.get(f"/api/v1/cases/{case['id']}", headers=auth(tokens["staff"]))
+    await service.get(f"/api/v1/cases/{case['id']}/entries", headers=auth(tokens["staff"]))
+    await service.get(f"/api/v1/cases/{case['id']}/entries.csv", headers=auth(tokens["staff"]))
+    response = await service.get(
+        "/api/v1/audit", params={"case": case["id"]}, headers=auth(tokens["admin"])
+    )
+    events = (await response.json())["events"]
+    actions = [e["action"] for e in events]
+    assert actions == ["case.create", "case.read", "entries.read", "entries.export"]
+    assert all(e["staff_name"] == "Sam" and e["client"] == "127.0.0.1" for e in events)
+    forbidden = await service.get("/api/v1/audit", headers=auth(tokens["staff"]))
+    assert forbidden.status == 403
+    bad = await service.get(
+        "/api/v1/audit", params={"since": "yesterday"}, headers=auth(tokens["admin"])
+    )
+    assert bad.status == 422
+
+
+async def test_tokens_expire_and_can_be_revoked(
+    service: TestClient, tokens: dict, ctx: ServiceContext
+) -> None:
+    admin = auth(tokens["admin"])
+    response = await service.post(
+        "/api/v1/staff",
+        json={"name": "Tina", "role": "viewer", "regions": [KOELN], "token_days": 1},
+        headers=admin,
+    )
+    created = await response.json()
+    token, staff_id = created["token"]["token"], created["staff"]["id"]
+    assert (await service.get("/api/v1/cases", headers=auth(token))).status == 200
+    listed = await (await service.get(f"/api/v1/staff/{staff_id}/tokens", headers=admin)).json()
+    assert [t["id"] for t in listed["tokens"]] == [created["token"]["id"]]
+    assert "token" not in listed["tokens"][0]  # never shown again
+    response = await service.delete(f"/api/v1/tokens/{created['token']['id']}", headers=admin)
+    assert response.status == 204
+    assert (await service.get("/api/v1/cases", headers=auth(token))).status == 401
+    # An expired token: issued for a day, a day ago (expiry is checked on the database clock).
+    second = await (
+        await service.post(f"/api/v1/staff/{staff_id}/tokens", json={"days": 1}, headers=admin)
+    ).json()
+    await ctx.db.fetch(
+        "UPDATE staff_tokens SET expires_at = now() - INTERVAL '1 second' WHERE id = $1::UUID",
+        second["id"],
+    )
+    assert (await service.get("/api/v1/cases", headers=auth(second["token"]))).status == 401
+
+
+async def test_failed_logins_are_slowed_down_per_address(service: TestClient) -> None:
+    statuses = [
+        (await service.get("/api/v1/cases", headers=auth(f"sd_wrong{n}"))).status for n in range(12)
+    ]
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
+    blocked = await service.get("/api/v1/cases", headers=auth("sd_still_wrong"))
+    assert blocked.headers["Retry-After"] == "60"
+
+
+async def test_token_commands(repo_root, database_url: str, ctx: ServiceContext) -> None:
+    env = {"DIARY_DATABASE_URL": database_url}
+    staff = await create_staff(ctx, "Cli", "viewer", [KOELN])
+    code, out, err = await run(
+        repo_root, env, "staff", "token", "create", "--staff", str(staff.staff_id), "--days", "30"
+    )
+    assert code == 0, err
+    token = out.strip().splitlines()[-1]
+    code, out, _ = await run(
+        repo_root, env, "staff", "token", "list", "--staff", str(staff.staff_id)
+    )
+    lines = out.strip().splitlines()
+    assert code == 0 and len(lines) == 2 and all("active" in line for line in lines)
+    token_id = out.split()[0]
+    code, out, _ = await run(repo_root, env, "staff", "token", "revoke", "--token", token_id)
+    assert code == 0 and "revoked" in out
+    assert token not in out
+    code, _, err = await run(repo_root, env, "staff", "token", "revoke", "--token", "nope")
+    assert code == 2 and "not a token id" in err
+
+
+async def test_retention_purges_in_batches(
+    service: TestClient, tokens: dict, ctx: ServiceContext, clock: FixedClock, db
+) -> None:
+    closed = []
+    for number in range(3):
+        case = await new_case(
+            service, tokens["staff"], staff_reference=f"R-{number}", label="Kind 1"
+        )
+        await service.post(f"/api/v1/cases/{case['id']}/close", headers=auth(tokens["staff"]))
+        closed.append(case["id"])
+    kept = await new_case(service, tokens["staff"])
+    clock.advance(timedelta(days=29))
+    assert await purge_expired(ctx, KOELN) == 0  # Köln keeps data for 30 days
+    clock.advance(timedelta(days=1, seconds=1))
+    assert await purge_expired(ctx, KOELN) >= 3
+    rows = await db.fetch(
+        "SELECT staff_reference, label, chat_id, purged_at, entry_count FROM cases "
+        "WHERE id = ANY($1::UUID[])",
+        closed,
+    )
+    assert all(
+        r["purged_at"]
+        and r["staff_reference"] is None
+        and r["label"] is None
+        and r["entry_count"] == 0
+        for r in rows
+    )
+    survivor = await db.fetch("SELECT purged_at FROM cases WHERE id = $1::UUID", kept["id"])
+    assert survivor[0]["purged_at"] is None
+    codes = await db.fetch(
+        "SELECT count(*) AS n FROM activation_codes WHERE case_id = ANY($1::UUID[])", closed
+    )
+    assert codes[0]["n"] == 0
+    reopen = await service.post(f"/api/v1/cases/{closed[0]}/reopen", headers=auth(tokens["staff"]))
+    assert reopen.status == 409  # purged data does not come back

@@ -1,0 +1,115 @@
+"""No personal data and no secret in any log line: a full run, from registration to an alert,
+with every logger of ours at DEBUG, then every captured line is searched."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from backend.cli import quiet_libraries
+from backend.config.settings import Settings
+from backend.domain.clock import FixedClock
+from backend.server import create_app
+from backend.services.context import ServiceContext
+from backend.services.staff import create_staff
+from bot.sandbox import SandboxBotApi
+from tests.conftest import BOT_TOKEN
+from tests.test_end_to_end import has_button
+
+PASSWORD = "S3cret-Passw0rd-42"
+NAME, PHONE, STREET = "Maximilian Mustermann", "0170 1234567", "Hauptstraße 5"
+
+
+@pytest.fixture
+async def private_service(
+    database_url: str, bot_api: SandboxBotApi, clock: FixedClock
+) -> AsyncIterator[TestClient]:
+    # A password in the URL (ignored by the test server's trust authentication).
+    url = database_url.replace("postgres@", f"postgres:{PASSWORD}@", 1)
+    assert PASSWORD in url
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": url,
+            "DIARY_TELEGRAM_TOKEN": BOT_TOKEN,
+            "DIARY_TELEGRAM_API_URL": bot_api.base_url,
+        }
+    )
+    async with TestClient(TestServer(create_app(settings, clock=clock, schedule=False))) as client:
+        yield client
+
+
+async def test_a_full_run_logs_nothing_personal_or_secret(
+    private_service: TestClient,
+    bot_api: SandboxBotApi,
+    ctx: ServiceContext,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    quiet_libraries("DEBUG")
+    token = (await create_staff(ctx, "Privacy Officer", "staff", ["de-koeln"])).token
+    headers = {"Authorization": f"Bearer {token}"}
+    response = await private_service.post(
+        "/api/v1/cases",
+        json={
+            "region": "de-koeln",
+            "kind": "contact",
+            "quarantine_start": "2026-11-24",
+            "quarantine_end": "2026-12-07",
+            "language": "en",
+            "staff_reference": "AZ-777",
+            "label": "Kind 1",
+        },
+        headers=headers,
+    )
+    case = await response.json()
+    code = case["activation_code"]
+    citizen = bot_api.user(8801, NAME, "en")
+    await citizen.send_command("start", code)
+    await citizen.wait_for_message()
+    await private_service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    prompt = await citizen.wait_for_message(has_button("well"))
+    await citizen.press_button(prompt, "I don't feel well")
+    checklist = await citizen.wait_for_message(has_button("done"))
+    await citizen.press_button(checklist, "Cough")
+    checklist = await citizen.wait_for_message(lambda m: "✅ Cough" in str(m))
+    await citizen.press_button(checklist, "Done")
+    await citizen.wait_for_message(has_button("nomeas"))
+    await citizen.send_text("38.7")
+    trend = await citizen.wait_for_message(has_button("worse"))
+    await citizen.press_button(trend, "Worse")
+    await citizen.wait_for_message(has_button("skip"))
+    await citizen.send_text(f"Call me at {PHONE}, I live at {STREET}")
+    summary = await citizen.wait_for_message(has_button("send"))
+    await citizen.press_button(summary, "Send")
+    await citizen.wait_for_message(has_button("correct"))
+    await private_service.get(f"/api/v1/cases/{case['id']}/entries", headers=headers)
+    await private_service.get("/api/v1/escalations", headers=headers)
+    await private_service.get("/api/v1/cases", headers={"Authorization": "Bearer sd_guess"})
+
+    forbidden = [
+        NAME,
+        "Mustermann",
+        PHONE,
+        "0170",
+        STREET,
+        "Hauptstra",
+        "38.7",
+        "38,7",
+        token,
+        code,
+        BOT_TOKEN.split(":")[1],
+        PASSWORD,
+        "Kind 1",
+        "AZ-777",
+    ]
+    ours = [r for r in caplog.records if not r.name.startswith("bot.sandbox")]
+    assert len(ours) > 10  # the run did log: the check below is not vacuous
+    for record in ours:
+        line = record.getMessage()
+        if record.exc_info:
+            line += logging.Formatter().formatException(record.exc_info)
+        for secret in forbidden:
+            assert secret not in line, f"{record.name}: {line[:200]}"
