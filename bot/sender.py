@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import socket
-import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Callable
@@ -36,6 +34,7 @@ from telegram import Bot, Message
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
+from backend import metrics
 from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
@@ -89,7 +88,7 @@ class OutboxSender:
         self._stopping = asyncio.Event()
         self._idle = asyncio.Condition()
         self._idle_rounds = 0  # times the sender found nothing due
-        self.worker = f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
+        self.worker = leases.holder_name()
         self.leading = False
         self._in_flight = asyncio.Semaphore(IN_FLIGHT)
         self.counts: defaultdict[str, int] = defaultdict(int)  # sent, failed, 429, ...
@@ -253,6 +252,7 @@ class OutboxSender:
         except RetryAfter as error:
             pause = _seconds(error)
             self.counts["429"] += 1
+            metrics.RATE_LIMITED.inc()
             log.warning("Telegram asks to pause %.0f s (429)", pause)
             self.pacer.pause(pause)
             self._defer(result, [row], pause, "429 Too Many Requests")
@@ -278,6 +278,7 @@ class OutboxSender:
             self._defer(result, [row], delay, reason, refund=False)
             return _Next(wait=delay)
         self.counts["sent"] += 1
+        metrics.MESSAGES_SENT.labels(row.kind).inc()
         result.sent.append((row, answer.message_id if isinstance(answer, Message) else None))
         return _Next()
 
@@ -298,6 +299,7 @@ class OutboxSender:
     def _fail(self, result: BatchResult, row: OutboxRow, failure: str, reason: str) -> None:
         self.counts["failed"] += 1
         self.counts[f"failed_{failure}"] += 1
+        metrics.MESSAGES_FAILED.labels(row.kind, failure).inc()
         log.warning("outbox message %s (%s) failed: %s", row.id, row.kind, failure)
         result.failed.append((row, failure, reason))
 

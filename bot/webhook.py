@@ -15,6 +15,8 @@ from aiohttp import web
 from telegram import Update
 from telegram.ext import Application
 
+from backend.logs import UPDATE_ID
+
 log = logging.getLogger(__name__)
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -44,7 +46,11 @@ def webhook_handler(
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             log.warning("webhook body is not an update: %s", type(error).__name__)
             return web.Response(status=400, text="not an update")
-        await app.process_update(update)
+        token = UPDATE_ID.set(update.update_id)
+        try:
+            await app.process_update(update)
+        finally:
+            UPDATE_ID.reset(token)
         return web.Response(status=200)
 
     return receive_update

@@ -9,9 +9,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from backend.cli import quiet_libraries
 from backend.config.settings import Settings
 from backend.domain.clock import FixedClock
+from backend.logs import quiet_libraries
 from backend.server import create_app
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff

@@ -6,6 +6,7 @@ import asyncio
 
 import asyncpg
 import pytest
+from prometheus_client import REGISTRY
 
 from backend.storage.database import Database, RetryPolicy, asyncpg_url, engine_of
 
@@ -35,9 +36,11 @@ async def test_injected_40001_is_retried_and_writes_once(db: Database) -> None:
         return "done"
 
     retries_before = db.retries
+    metric_before = REGISTRY.get_sample_value("diary_transaction_retries_total")
     assert await db.transaction(body) == "done"
     assert attempts == 2
     assert db.retries == retries_before + 1
+    assert REGISTRY.get_sample_value("diary_transaction_retries_total") == metric_before + 1
     rows = await db.fetch("SELECT count(*) AS n FROM test_log WHERE id = $1::UUID", marker)
     assert rows[0]["n"] == 1
 

@@ -18,18 +18,25 @@ from backend.api import (  # noqa: F401 - importing a route module declares its 
 )
 from backend.api.auth import FailedLogins, bearer_auth
 from backend.api.keys import CONTEXT, DEEP_LINK
-from backend.api.problems import problem_middleware
+from backend.api.problems import problem_middleware, request_ids
 from backend.api.registry import API
 from backend.services.context import ServiceContext
 
 API_PREFIX = "/api/v1"
 
 
-def create_api(ctx: ServiceContext, deep_link: Callable[..., str]) -> web.Application:
-    """Build the aiohttp application; the caller adds the bot's routes and lifecycles."""
-    app = web.Application(middlewares=[problem_middleware], client_max_size=256 * 1024)
+def create_api(
+    ctx: ServiceContext, deep_link: Callable[..., str], staff_api: bool = True
+) -> web.Application:
+    """Build the aiohttp application; the caller adds the bot's routes and lifecycles.
+
+    Health, readiness and metrics are always served; the staff API only if ``staff_api``.
+    """
+    app = web.Application(middlewares=[request_ids, problem_middleware], client_max_size=256 * 1024)
     app[CONTEXT] = ctx
     app.add_routes(health.routes)
+    if not staff_api:
+        return app
 
     api = web.Application(middlewares=[problem_middleware, bearer_auth(FailedLogins())])
     api[CONTEXT] = ctx

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from backend.api.keys import CONTEXT
 from backend.api.problems import problem
@@ -12,6 +13,13 @@ from backend.storage.migrations import schema_status
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    """Prometheus exposition (no personal data in any label)."""
+    body = generate_latest()
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 @routes.get("/healthz")

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,11 +17,13 @@ from aiohttp import web
 from pydantic import ValidationError
 
 from backend.domain.errors import Conflict, DomainError, Forbidden, Invalid, NotFound
+from backend.logs import REQUEST_ID
 from backend.storage.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
 
 PROBLEM_TYPE = "https://symptom-diary.example/problems/"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
@@ -119,3 +123,20 @@ async def problem_middleware(request: web.Request, handler: Handler) -> web.Stre
         # Log the route, never the body: it may hold personal data.
         log.exception("unhandled error in %s %s", request.method, request.rel_url.path)
         return problem(500, "Internal error", "Something went wrong on our side.")
+
+
+@web.middleware
+async def request_ids(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Every log line while handling a request names it; the id goes back in the answer."""
+    given = request.headers.get("X-Request-Id", "")
+    request_id = given if _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex[:16]
+    token = REQUEST_ID.set(request_id)
+    try:
+        response = await handler(request)
+    except web.HTTPException as error:
+        error.headers["X-Request-Id"] = request_id
+        raise
+    finally:
+        REQUEST_ID.reset(token)
+    response.headers["X-Request-Id"] = request_id
+    return response

@@ -39,6 +39,8 @@ class Replies:
     language: str
     region: str = NO_REGION
     messages: list[Outgoing] = field(default_factory=list)
+    # Done once the transaction has committed (metrics): a retried body must not repeat them.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def add(self, kind: Kind, **payload: Any) -> None:
         self.messages.append(
@@ -88,7 +90,10 @@ Handler = Callable[[asyncpg.Connection, Chat], Awaitable[None]]
 async def once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> bool:
     """Run ``handle`` once per update; False if the update was already processed."""
 
+    committed: list[Replies] = []
+
     async def body(conn: asyncpg.Connection) -> list[Outgoing] | None:
+        committed.clear()
         if not await claim_update(conn, update.key):
             return None
         cases = await case_store.find_by_chat(conn, update.chat_id)
@@ -101,9 +106,13 @@ async def once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> bool
             chat.speak_as(current[0])
         await handle(conn, chat)
         await outbox_store.enqueue(conn, chat.replies.messages)
+        committed.append(chat.replies)
         return chat.replies.messages
 
     messages = await ctx.db.transaction(body)
+    for replies in committed:
+        for action in replies.after_commit:
+            action()
     if messages:
         ctx.outbox.notify()
     return messages is not None

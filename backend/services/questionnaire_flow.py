@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 
+from backend import metrics
 from backend.domain import questionnaire
 from backend.domain.cases import Case, quarantine_day
 from backend.domain.messages import Kind
@@ -107,6 +108,7 @@ async def _advance(
         # The rules run in the transaction that stores the entry: alert and entry commit
         # together, or neither does.
         await escalations.on_entry(ctx, conn, case, prompt.local_date, outcome.answer)
+        chat.replies.after_commit.append(metrics.ENTRIES_STORED.labels(case.region).inc)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None
         await _release_next_of_household(conn, chat, prompt)

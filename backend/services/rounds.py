@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -9,6 +10,7 @@ from uuid import UUID
 
 import asyncpg
 
+from backend import metrics
 from backend.services.context import ServiceContext
 from backend.storage import rounds as round_store
 
@@ -46,7 +48,11 @@ async def start_round(
         count = await round_store.expand_round(conn, region.id, round_id, local_date, spacing)
         return RoundResult(round_id=round_id, prompts=count)
 
+    started = time.perf_counter()
     result = await ctx.db.transaction(create)
+    if result.round_id:
+        metrics.ROUND_SECONDS.labels(region.id).observe(time.perf_counter() - started)
+        metrics.ROUND_PROMPTS.labels(region.id).inc(result.prompts)
     if result.prompts:
         ctx.outbox.notify()
     return result

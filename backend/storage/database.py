@@ -18,6 +18,8 @@ from typing import Concatenate, ParamSpec, TypeVar
 
 import asyncpg
 
+from backend.metrics import TRANSACTION_RETRIES
+
 log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
@@ -131,6 +133,7 @@ class Database:
                 if attempt >= self.retry.attempts:
                     raise
                 self.retries += 1
+                TRANSACTION_RETRIES.inc()
                 log.debug("transaction retry %d after %s", attempt, exc.sqlstate)
                 await asyncio.sleep(self.retry.delay(attempt))
 

@@ -1,0 +1,55 @@
+"""Logging set-up: text or JSON lines, with the request and update being handled.
+
+Which request or Telegram update a line belongs to is carried in context variables, set by
+the API middleware and the bot's update processing, and added to every record by a filter.
+Libraries that would log secrets or personal data are held above that level.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import sys
+from typing import TextIO
+
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
+UPDATE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("update_id", default=None)
+
+
+class ContextFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = REQUEST_ID.get()
+        record.update_id = UPDATE_ID.get()
+        return True
+
+
+def configure_logging(level: str, fmt: str = "text", stream: TextIO | None = None) -> None:
+    """Log to ``stream`` (standard error by default) as text or as one JSON object per line."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.addFilter(ContextFilter())
+    if fmt == "json":
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(update_id)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level, handlers=[handler], force=True)
+    quiet_libraries(level)
+
+
+def quiet_libraries(level: str) -> None:
+    """Libraries that would log secrets or personal data are held above that level."""
+    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpcore").setLevel(logging.WARNING)
+    logging.getLogger("pgserver").setLevel(logging.WARNING)
+    # PTB logs message texts at DEBUG: personal data must not reach the log at any level.
+    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    # asyncpg's DEBUG lines may carry query arguments.
+    logging.getLogger("asyncpg").setLevel(max(logging.INFO, logging.getLevelName(level)))
