@@ -9,12 +9,14 @@ import os
 import signal
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 
 from aiohttp import web
 
 from backend.config.regions import RegionsFileError
-from backend.config.settings import Settings, SettingsError
+from backend.config.settings import Settings, SettingsError, parse_roles
 from backend.domain.errors import DomainError
+from backend.logs import configure_logging
 from backend.storage.migrations import SchemaError
 
 log = logging.getLogger("symptom_diary")
@@ -25,7 +27,11 @@ def _parser() -> argparse.ArgumentParser:
         prog="symptom-diary", description="Daily symptom diary for people in quarantine."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("serve", help="run the API, the bot and the sender")
+    serve = commands.add_parser("serve", help="run the service (all roles, or some)")
+    serve.add_argument(
+        "--role",
+        help="all (default), or a comma-separated list of api, bot, scheduler, sender",
+    )
     commands.add_parser("migrate", help="apply database migrations")
     staff = commands.add_parser("staff", help="manage staff accounts").add_subparsers(
         dest="staff_command", required=True
@@ -63,31 +69,13 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
-    )
-    quiet_libraries(level)
-
-
-def quiet_libraries(level: str) -> None:
-    """Libraries that would log secrets or personal data are held above that level."""
-    # httpx logs every request URL at INFO, and Bot API URLs contain the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
-    logging.getLogger("httpcore").setLevel(logging.WARNING)
-    logging.getLogger("pgserver").setLevel(logging.WARNING)
-    # PTB logs message texts at DEBUG: personal data must not reach the log at any level.
-    logging.getLogger("telegram").setLevel(max(logging.INFO, logging.getLevelName(level)))
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    # asyncpg's DEBUG lines may carry query arguments.
-    logging.getLogger("asyncpg").setLevel(max(logging.INFO, logging.getLevelName(level)))
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = Settings.from_env(os.environ)
-        configure_logging(settings.log_level)
+        if args.command == "serve" and args.role:
+            settings = replace(settings, roles=parse_roles(args.role, "--role"))
+        configure_logging(settings.log_level, settings.log_format)
         if args.command == "serve":
             asyncio.run(serve(settings))
         elif args.command == "migrate":

@@ -6,6 +6,7 @@ in pyproject.toml): everything else in the backend stays free of Telegram.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
@@ -23,6 +24,7 @@ from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
 from backend.scheduling.scheduler import RegionalScheduler
 from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.observability import refresh_gauges
 from backend.services.setup import prepare_database
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
@@ -92,19 +94,29 @@ def create_app(
     catalogs: Catalogs | None = None,
     schedule: bool = True,
 ) -> web.Application:
-    """The whole service as one aiohttp application: API, bot, sender and regional schedules.
+    """The service as one aiohttp application, doing what ``settings.roles`` ask for:
 
-    ``schedule=False`` leaves the schedules out (tests that drive rounds themselves).
+    - api: the staff API and the webhook route (behind a load balancer, as many as needed);
+    - bot: long polling for updates (one instance, and only without a webhook);
+    - scheduler: the regional schedules;
+    - sender: the outbox sender (one sends at a time, by a lease; others stand by).
+
+    Health, readiness and metrics are served in every role. ``schedule=False`` leaves the
+    schedules out (tests that drive rounds themselves).
     """
     catalogs = catalogs or shipped_catalogs()
+    roles = settings.roles
     ctx = build_context(settings, clock)
     identity = BotIdentity()
     running = Running()
-    app = create_api(ctx, identity.deep_link)
+    app = create_api(ctx, identity.deep_link, staff_api="api" in roles)
     app[RUNNING] = running
-    if settings.webhook_url and settings.webhook_secret:
+    webhook = bool(settings.webhook_url and settings.webhook_secret)
+    if webhook and "api" in roles:
         path = urlsplit(settings.webhook_url).path or "/"
         app.router.add_post(path, webhook_handler(running.get, settings.webhook_secret))
+    if "bot" in roles and webhook:
+        log.warning("role bot does nothing with DIARY_WEBHOOK_URL set: updates come by webhook")
 
     async def database(_: web.Application) -> AsyncIterator[None]:
         await open_database(settings, ctx)
@@ -118,20 +130,26 @@ def create_app(
                 ctx,
                 catalogs,
                 identity,
-                webhook_url=settings.webhook_url,
+                poll="bot" in roles and not webhook,
+                webhook_url=settings.webhook_url if "api" in roles else None,
                 webhook_secret=settings.webhook_secret,
+                lease_seconds=settings.lease_seconds,
             ) as application:
                 running.application = application
-                async with running_sender(
-                    application,
-                    ctx,
-                    catalogs,
-                    paid_broadcast=settings.paid_broadcast,
-                    poll_seconds=settings.sender_poll_seconds,
-                ) as sender:
-                    running.sender = sender
+                if "sender" not in roles:
                     yield
-                running.sender = None
+                else:
+                    async with running_sender(
+                        application,
+                        ctx,
+                        catalogs,
+                        paid_broadcast=settings.paid_broadcast,
+                        poll_seconds=settings.sender_poll_seconds,
+                        lease_seconds=settings.lease_seconds,
+                    ) as sender:
+                        running.sender = sender
+                        yield
+                        running.sender = None
                 running.application = None
 
     async def scheduling(_: web.Application) -> AsyncIterator[None]:
@@ -145,11 +163,31 @@ def create_app(
         yield
         scheduler.shutdown()
 
+    async def gauges(_: web.Application) -> AsyncIterator[None]:
+        task = asyncio.create_task(_refresh_gauges(ctx), name="metrics")
+        yield
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
     app.cleanup_ctx.append(database)
-    app.cleanup_ctx.append(bot)
-    if schedule:
+    if roles & {"api", "bot", "sender"}:  # they all talk to Telegram
+        app.cleanup_ctx.append(bot)
+    if schedule and "scheduler" in roles:
         app.cleanup_ctx.append(scheduling)
+    app.cleanup_ctx.append(gauges)
+    log.info("roles: %s", ", ".join(sorted(roles)))
     return app
+
+
+async def _refresh_gauges(ctx: ServiceContext, every: float = 15.0) -> None:
+    """Outbox depth and open alerts for /metrics, from the database every few seconds."""
+    while True:
+        try:
+            await refresh_gauges(ctx)
+        except Exception as error:  # metrics are best effort; the service goes on
+            log.debug("metrics not refreshed: %s", type(error).__name__)
+        await asyncio.sleep(every)
 
 
 @contextlib.asynccontextmanager

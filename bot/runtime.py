@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 from telegram import BotCommand
 from telegram.error import InvalidToken, NetworkError, TelegramError
@@ -20,6 +21,7 @@ from telegram.helpers import create_deep_linked_url
 from backend.config.settings import SettingsError
 from backend.i18n import Catalogs
 from backend.services.context import ServiceContext
+from backend.storage.leases import Lease
 from bot.aiohttp_request import AiohttpRequest
 from bot.handlers import Handlers
 from bot.polling import ALLOWED_UPDATES, poll_forever
@@ -111,8 +113,10 @@ async def running_bot(
     catalogs: Catalogs,
     identity: BotIdentity,
     *,
+    poll: bool = True,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    lease_seconds: float = 20.0,
 ) -> AsyncIterator[Application]:
     """Initialise the bot (getMe), then poll or register the webhook; stop cleanly on exit."""
     application = build_application(endpoint, Handlers(ctx, catalogs))
@@ -128,10 +132,13 @@ async def running_bot(
                 webhook_url, secret_token=webhook_secret, allowed_updates=ALLOWED_UPDATES
             )
             log.info("webhook registered; updates arrive over HTTPS")
-        else:
+        elif poll:
             await _drop_webhook(application)
-            poller = asyncio.create_task(poll_forever(application), name="telegram-polling")
-            log.info("long polling started")
+            lease = Lease(ctx.db, "poller", timedelta(seconds=lease_seconds))
+            poller = asyncio.create_task(
+                poll_forever(application, lease), name="telegram-polling"
+            )
+            log.info("long polling (while this instance holds the poller lease)")
         yield application
     finally:
         if poller:
@@ -150,6 +157,7 @@ async def running_sender(
     *,
     paid_broadcast: bool = False,
     poll_seconds: float = 2.0,
+    lease_seconds: float = 20.0,
 ) -> AsyncIterator[OutboxSender]:
     sender = OutboxSender(
         ctx.db,
@@ -159,6 +167,7 @@ async def running_sender(
         rate=ctx.send_rate,
         paid_broadcast=paid_broadcast,
         poll_seconds=poll_seconds,
+        leader_ttl=timedelta(seconds=lease_seconds),
     )
     task = asyncio.create_task(sender.run(), name="outbox-sender")
     try:

@@ -17,6 +17,21 @@ DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_REGIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "regions.example.toml"
 _TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
 _DB_SCHEMES = ("postgresql", "postgres", "cockroachdb")
+ROLES = ("api", "bot", "scheduler", "sender")  # what one process does; "all" is every role
+
+
+def parse_roles(value: str, name: str = "DIARY_ROLE") -> frozenset[str]:
+    """``all``, or a comma-separated combination of ``api``, ``bot``, ``scheduler``, ``sender``."""
+    parts = {part.strip() for part in value.split(",") if part.strip()}
+    if parts == {"all"}:
+        return frozenset(ROLES)
+    unknown = sorted(parts - set(ROLES))
+    if not parts or unknown:
+        raise SettingsError(
+            f"{name} must be 'all' or a comma-separated list of {', '.join(ROLES)}"
+            + (f", not {unknown[0]!r}." if unknown else ".")
+        )
+    return frozenset(parts)
 
 
 class SettingsError(ValueError):
@@ -36,7 +51,11 @@ class Settings:
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
+    log_format: str = "text"  # or "json": one JSON object per line
+    roles: frozenset[str] = frozenset(ROLES)
     sender_poll_seconds: float = 2.0
+    # Sender and poller leases: a successor takes over within this long of an instance dying.
+    lease_seconds: float = 20.0
     send_rate: float = 30.0  # messages per second overall
     paid_broadcast: bool = False  # allow_paid_broadcast: up to 1000/s, paid per message
     round_grace_minutes: int = 120  # a round missed by downtime is sent this much later at most
@@ -102,10 +121,13 @@ class Settings:
             log_level=env.choice(
                 "DIARY_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO", upper=True
             ),
+            log_format=env.choice("DIARY_LOG_FORMAT", ("text", "json"), "text"),
+            roles=parse_roles(env.text("DIARY_ROLE", "all")),
             send_rate=send_rate,
             paid_broadcast=paid,
             round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 0, 24 * 60),
             regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
+            lease_seconds=env.number("DIARY_LEASE_SECONDS", 20, 2, 300),
         )
 
 

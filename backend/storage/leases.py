@@ -6,9 +6,20 @@ a lease is taken only if it is free, expired, or already ours.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from datetime import timedelta
 
 import asyncpg
+
+from backend.storage.database import Database
+
+
+def holder_name() -> str:
+    """Names this process to an operator looking at the leases table: host, pid, and a random
+    part, since pids repeat across containers."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
 async def acquire(conn: asyncpg.Connection, name: str, holder: str, ttl: timedelta) -> bool:
@@ -30,3 +41,27 @@ async def acquire(conn: asyncpg.Connection, name: str, holder: str, ttl: timedel
 async def release(conn: asyncpg.Connection, name: str, holder: str) -> None:
     """Give the lease up at once (a clean shutdown), so another instance need not wait."""
     await conn.execute("DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
+
+
+class Lease:
+    """One named lease held by this process: ``hold`` takes or renews it, ``release`` frees it.
+
+    Callers renew well within ``ttl``; if this process dies, another takes over once the
+    lease has expired.
+    """
+
+    def __init__(self, db: Database, name: str, ttl: timedelta):
+        self.db = db
+        self.name = name
+        self.ttl = ttl
+        self.holder = holder_name()
+        self.held = False
+
+    async def hold(self) -> bool:
+        self.held = await self.db.transaction(acquire, self.name, self.holder, self.ttl)
+        return self.held
+
+    async def release(self) -> None:
+        if self.held:
+            self.held = False
+            await self.db.transaction(release, self.name, self.holder)
