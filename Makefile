@@ -8,7 +8,7 @@ PYBABEL := $(BIN)/pybabel
 LANGS := de tr ar ru uk pl
 POT ?= locales/messages.pot
 
-.PHONY: run test lint migrate bench locales locales-extract locales-update locales-check clean
+.PHONY: run test test-overlay lint migrate bench locales locales-extract locales-update locales-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/pytest
+
+## test-overlay: the test suite again, every test database partitioned by region
+test-overlay: $(TEST_STAMP)
+	TEST_POSTGRESQL_OVERLAY=1 $(BIN)/pytest -q
 
 ## bench: the benchmarks (about 5 minutes; figures in the README's performance section)
 bench: $(TEST_STAMP)

@@ -17,7 +17,9 @@ from backend.config.regions import RegionsFileError
 from backend.config.settings import Settings, SettingsError, parse_roles
 from backend.domain.errors import DomainError
 from backend.logs import configure_logging
+from backend.storage.database import DatabaseUnreachable
 from backend.storage.migrations import SchemaError
+from backend.storage.overlays import OverlayError
 
 log = logging.getLogger("symptom_diary")
 
@@ -66,6 +68,17 @@ def _parser() -> argparse.ArgumentParser:
         "group-link", help="a one-time startgroup code that binds a group to the region"
     )
     group.add_argument("--region", required=True)
+    overlay = commands.add_parser(
+        "overlay",
+        help="PostgreSQL partitioning by region (sql/overlays/; the CockroachDB and YugabyteDB "
+        "overlays are SQL files for their own shells)",
+    )
+    overlay.add_argument(
+        "name",
+        choices=("postgresql-partitioning", "postgresql-partitions"),
+        help="partition the citizen tables (stop writers first), or add partitions for new "
+        "regions (also done at every start)",
+    )
     return parser
 
 
@@ -88,7 +101,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(staff_link(settings, args.staff))
         elif args.command == "region":
             asyncio.run(group_link(settings, args.region))
-    except (SettingsError, RegionsFileError, SchemaError) as error:
+        elif args.command == "overlay":
+            asyncio.run(apply_overlay(settings, args.name))
+    except (
+        SettingsError,
+        RegionsFileError,
+        SchemaError,
+        OverlayError,
+        DatabaseUnreachable,
+    ) as error:
         print(f"symptom-diary: {error}", file=sys.stderr)
         return 2
     except DomainError as error:
@@ -141,6 +162,20 @@ async def run_migrations(settings: Settings) -> None:
     ctx = await _context(settings, apply_migrations=True)
     await ctx.db.close()
     print("The database schema is up to date.")
+
+
+async def apply_overlay(settings: Settings, name: str) -> None:
+    from backend.storage.overlays import add_region_partitions, apply_postgresql_partitioning
+
+    ctx = await _context(settings)  # mirrors the regions file: it decides the partitions
+    try:
+        if name == "postgresql-partitioning":
+            done = await apply_postgresql_partitioning(ctx.db)
+        else:
+            done = await add_region_partitions(ctx.db)
+    finally:
+        await ctx.db.close()
+    print("\n".join(done) if done else "Nothing to do: the overlay is in place.")
 
 
 async def create_staff(

@@ -1,5 +1,8 @@
 """Shared fixtures: a real PostgreSQL (embedded, or TEST_DATABASE_URL), a fresh database per
-test module with the migrations applied, and SERIALIZABLE as the default isolation."""
+test module with the migrations applied, and SERIALIZABLE as the default isolation.
+
+TEST_POSTGRESQL_OVERLAY=1 partitions every module's database by region after migrating
+(sql/overlays/postgresql): the whole suite must pass that way too (.ci/run does both)."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from backend.services.context import OutboxSignal, RegionDirectory, ServiceConte
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from backend.storage.migrations import migrate
+from backend.storage.overlays import apply_postgresql_partitioning
 from backend.storage.regions import upsert_regions
 from bot.sandbox import SandboxBotApi
 
@@ -38,7 +42,7 @@ async def server_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return await start_embedded(tmp_path_factory.mktemp("pg"), database="postgres")
 
 
-async def _create_database(server_url: str) -> str:
+async def create_database(server_url: str) -> str:
     name = f"test_{uuid.uuid4().hex[:12]}"
     conn = await asyncpg.connect(server_url)
     try:
@@ -56,11 +60,13 @@ async def _create_database(server_url: str) -> str:
 @pytest.fixture(scope="module")
 async def database_url(server_url: str) -> str:
     """A fresh, migrated database for one test module."""
-    url = await _create_database(server_url)
+    url = await create_database(server_url)
     db = await Database.connect(url)
     try:
         await migrate(db)
         await db.transaction(upsert_regions, list(load_regions(DEFAULT_REGIONS_FILE).values()))
+        if os.environ.get("TEST_POSTGRESQL_OVERLAY"):
+            await apply_postgresql_partitioning(db)
     finally:
         await db.close()
     return url
@@ -69,7 +75,7 @@ async def database_url(server_url: str) -> str:
 @pytest.fixture(scope="module")
 async def empty_database_url(server_url: str) -> str:
     """A fresh database without any schema."""
-    return await _create_database(server_url)
+    return await create_database(server_url)
 
 
 @pytest.fixture(scope="module")

@@ -38,6 +38,10 @@ UNAVAILABLE = (
 )
 
 
+class DatabaseUnreachable(RuntimeError):
+    """The database could not be connected to; the message says why, never the URL."""
+
+
 @dataclass(frozen=True)
 class RetryPolicy:
     attempts: int = 8
@@ -92,9 +96,16 @@ class Database:
         return self._pool
 
     async def open(self, url: str, *, min_size: int = 1, max_size: int = 10) -> None:
-        self._pool = await asyncpg.create_pool(
-            asyncpg_url(url), min_size=min_size, max_size=max_size, command_timeout=60
-        )
+        try:
+            self._pool = await asyncpg.create_pool(
+                asyncpg_url(url), min_size=min_size, max_size=max_size, command_timeout=60
+            )
+        except (*UNAVAILABLE, TimeoutError, asyncpg.PostgresError) as error:
+            # Refused, a TLS certificate not trusted, authentication failed, a missing file:
+            # one sentence for the operator (asyncpg's messages do not contain the URL).
+            raise DatabaseUnreachable(
+                f"cannot connect to the database: {type(error).__name__}: {error}"
+            ) from None
         async with self._pool.acquire() as conn:
             version = await conn.fetchval("SELECT version()")
         self.engine = engine_of(version)
