@@ -45,6 +45,9 @@ def test_values_and_secret_files(tmp_path: Path) -> None:
     assert "diary@db" not in repr(settings)
 
 
+DB = "postgresql://diary:pw@db.example:5432/diary"
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -65,6 +68,19 @@ def test_values_and_secret_files(tmp_path: Path) -> None:
             "DIARY_TELEGRAM_TOKEN",
         ),
         ({"DIARY_LOG_LEVEL": "loud"}, "DIARY_LOG_LEVEL"),
+        ({"DIARY_LOG_FORMAT": "xml"}, "DIARY_LOG_FORMAT"),
+        ({"DIARY_ROLE": "api,cook"}, "DIARY_ROLE"),
+        ({"DIARY_ROLE": ","}, "DIARY_ROLE"),
+        ({"DIARY_LEASE_SECONDS": "1"}, "DIARY_LEASE_SECONDS"),
+        ({"DIARY_DATABASE_SSLROOTCERT": "/ca.crt"}, "DIARY_DATABASE_URL"),
+        (
+            {"DIARY_DATABASE_URL": DB + "?sslrootcert=/x", "DIARY_DATABASE_SSLROOTCERT": "/x"},
+            "DIARY_DATABASE_SSLROOTCERT",
+        ),
+        ({"DIARY_DATABASE_URL": DB + "?sslrootcert=/nonexistent/ca.crt"}, "sslrootcert"),
+        ({"DIARY_DATABASE_URL": DB, "DIARY_DATABASE_SSLKEY": "/nonexistent/k"}, "sslkey"),
+        ({"DIARY_DATABASE_URL": DB + "?sslrootcert=system"}, "sslrootcert"),
+        ({"DIARY_DATABASE_URL": DB, "DIARY_DATABASE_SSLMODE": "strict"}, "sslmode"),
     ],
 )
 def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
@@ -73,6 +89,20 @@ def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     message = str(raised.value)
     assert named in message and message.endswith(".") and "\n" not in message
     assert "pw@" not in message  # a database password is never echoed
+
+
+def test_roles_and_database_tls_settings(tmp_path: Path) -> None:
+    assert Settings.from_env({}).roles == {"api", "bot", "scheduler", "sender"}
+    assert Settings.from_env({"DIARY_ROLE": "all"}).roles == {"api", "bot", "scheduler", "sender"}
+    assert Settings.from_env({"DIARY_ROLE": " scheduler, sender"}).roles == {"scheduler", "sender"}
+    ca = tmp_path / "ca.crt"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    # A CA given means verify the server; the rest of the URL stays as written.
+    url = Settings.from_env({"DIARY_DATABASE_URL": DB, "DIARY_DATABASE_SSLROOTCERT": str(ca)})
+    assert url.database_url.startswith(DB + "?sslrootcert=")
+    assert url.database_url.endswith("&sslmode=verify-full")
+    plain = Settings.from_env({"DIARY_DATABASE_URL": DB + "?sslmode=require&application_name=x"})
+    assert plain.database_url == DB + "?sslmode=require&application_name=x"
 
 
 def test_example_regions_file() -> None:

@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from backend.config.database_tls import SETTINGS as TLS_SETTINGS
+from backend.config.database_tls import with_tls
+
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_REGIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "regions.example.toml"
 _TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
@@ -218,7 +221,13 @@ class _Env:
 
     def database_url(self, name: str) -> str | None:
         value = self.secret(name)
+        tls = {param: self.raw(setting) for param, setting in TLS_SETTINGS.items()}
         if value is None:
+            if any(tls.values()):
+                raise SettingsError(
+                    "DIARY_DATABASE_SSL* settings need DIARY_DATABASE_URL (the embedded "
+                    "database needs no TLS)."
+                )
             return None
         parts = urlsplit(value)
         if parts.scheme not in _DB_SCHEMES:
@@ -227,4 +236,4 @@ class _Env:
                 f"{name} must start with postgresql://, postgres:// or cockroachdb:// "
                 f"(got a URL with scheme {parts.scheme!r})."
             )
-        return value
+        return with_tls(value, tls, SettingsError)
