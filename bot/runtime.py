@@ -135,9 +135,7 @@ async def running_bot(
         elif poll:
             await _drop_webhook(application)
             lease = Lease(ctx.db, "poller", timedelta(seconds=lease_seconds))
-            poller = asyncio.create_task(
-                poll_forever(application, lease), name="telegram-polling"
-            )
+            poller = asyncio.create_task(poll_forever(application, lease), name="telegram-polling")
             log.info("long polling (while this instance holds the poller lease)")
         yield application
     finally:
