@@ -109,7 +109,12 @@ def create_app(
     ctx = build_context(settings, clock)
     identity = BotIdentity()
     running = Running()
-    app = create_api(ctx, identity.deep_link, staff_api="api" in roles)
+    app = create_api(
+        ctx,
+        identity.deep_link,
+        staff_api="api" in roles,
+        trusted_proxy_hops=settings.trusted_proxy_hops,
+    )
     app[RUNNING] = running
     webhook = bool(settings.webhook_url and settings.webhook_secret)
     if webhook and "api" in roles:

@@ -7,7 +7,10 @@ import io
 from datetime import timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
+
+from backend.api.app import create_api
+from backend.api.client_address import client_address
 
 from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
@@ -57,6 +60,13 @@ async def test_change_close_reopen_and_new_code(service: TestClient, tokens: dic
         path, json={"quarantine_end": "2026-11-01"}, headers=auth(tokens["staff"])
     )
     assert response.status == 422 and "quarantine_end" in (await response.json())["detail"]
+
+    for field in ("quarantine_start", "quarantine_end", "language"):
+        response = await service.patch(path, json={field: None}, headers=auth(tokens["staff"]))
+        problem = await response.json()
+        assert response.status == 422 and field in problem["detail"], problem
+    cleared = await service.patch(path, json={"label": None}, headers=auth(tokens["staff"]))
+    assert (await cleared.json())["label"] is None
 
     old_code = case["activation_code"]
     response = await service.post(f"{path}/activation-code", headers=auth(tokens["staff"]))
@@ -140,12 +150,14 @@ async def test_every_read_of_personal_data_is_audited(service: TestClient, token
     await service.get(f"/api/v1/cases/{case['id']}", headers=auth(tokens["staff"]))
     await service.get(f"/api/v1/cases/{case['id']}/entries", headers=auth(tokens["staff"]))
     await service.get(f"/api/v1/cases/{case['id']}/entries.csv", headers=auth(tokens["staff"]))
+    await service.get("/api/v1/cases", params={"region": KOELN}, headers=auth(tokens["staff"]))
     response = await service.get(
         "/api/v1/audit", params={"case": case["id"]}, headers=auth(tokens["admin"])
     )
     events = (await response.json())["events"]
     actions = [e["action"] for e in events]
-    assert actions == ["case.create", "case.read", "entries.read", "entries.export"]
+    # A list that showed the case counts as seeing it: "who saw this person?" has an answer.
+    assert actions == ["case.create", "case.read", "entries.read", "entries.export", "cases.list"]
     assert all(e["staff_name"] == "Sam" and e["client"] == "127.0.0.1" for e in events)
     forbidden = await service.get("/api/v1/audit", headers=auth(tokens["staff"]))
     assert forbidden.status == 403
@@ -191,6 +203,59 @@ async def test_failed_logins_are_slowed_down_per_address(service: TestClient) ->
     assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]
     blocked = await service.get("/api/v1/cases", headers=auth("sd_still_wrong"))
     assert blocked.headers["Retry-After"] == "60"
+
+
+async def test_behind_a_proxy_each_client_has_its_own_budget(ctx: ServiceContext) -> None:
+    """One attacker behind the ingress must not lock out the staff behind the same ingress,
+    and the audit log records the client, not the proxy."""
+    staff = await create_staff(ctx, "Sam", "staff", [KOELN])
+    app = create_api(ctx, deep_link=lambda code, group=False: code, trusted_proxy_hops=1)
+    async with TestClient(TestServer(app)) as client:
+
+        async def get(token: str, forwarded_for: str) -> int:
+            headers = auth(token) | {"X-Forwarded-For": forwarded_for}
+            return (await client.get("/api/v1/cases", headers=headers)).status
+
+        # The attacker forges a left-most entry; only the proxy's own (right-most) entry counts.
+        attacker = [await get(f"sd_guess{n}", f"10.9.9.{n}, 203.0.113.7") for n in range(11)]
+        assert attacker[-1] == 429
+        body = {
+            "region": KOELN,
+            "kind": "contact",
+            "quarantine_start": "2026-11-24",
+            "quarantine_end": "2026-12-07",
+        }
+        headers = auth(staff.token) | {"X-Forwarded-For": "198.51.100.20"}
+        assert (await client.post("/api/v1/cases", json=body, headers=headers)).status == 201
+        assert await get(staff.token, "198.51.100.20") == 200
+        assert await get("sd_wrong", "2001:db8::1") == 401
+        # IPv6 is limited per /64: another address of the same /64 shares the attacker's budget.
+        for n in range(10):
+            await get(f"sd_guess{n}", f"2001:db8::{n + 2:x}")
+        assert await get("sd_wrong", "2001:db8::ffff") == 429
+        assert await get("sd_wrong", "2001:db8:0:1::1") == 401
+    rows = await ctx.db.fetch(
+        "SELECT DISTINCT client FROM audit_log WHERE staff_id = $1", staff.staff_id
+    )
+    assert [row["client"] for row in rows] == ["198.51.100.20"]
+
+
+@pytest.mark.parametrize(
+    ("hops", "header", "expected"),
+    [
+        (0, "203.0.113.7", "127.0.0.1"),  # no proxy trusted: the header is ignored
+        (1, "203.0.113.7", "203.0.113.7"),
+        (1, "1.2.3.4, 203.0.113.7", "203.0.113.7"),
+        (2, "1.2.3.4, 203.0.113.7", "1.2.3.4"),
+        (2, "203.0.113.7", "127.0.0.1"),  # shorter than the proxy chain: the peer
+        (1, "not an address", "127.0.0.1"),
+        (1, "", "127.0.0.1"),
+    ],
+)
+def test_client_address(hops: int, header: str, expected: str) -> None:
+    request = make_mocked_request("GET", "/", headers={"X-Forwarded-For": header})
+    request._transport_peername = ("127.0.0.1", 5000)  # what the proxy connected from
+    assert client_address(request, hops) == expected
 
 
 async def test_token_commands(repo_root, database_url: str, ctx: ServiceContext) -> None:

@@ -26,11 +26,15 @@ API_PREFIX = "/api/v1"
 
 
 def create_api(
-    ctx: ServiceContext, deep_link: Callable[..., str], staff_api: bool = True
+    ctx: ServiceContext,
+    deep_link: Callable[..., str],
+    staff_api: bool = True,
+    trusted_proxy_hops: int = 0,
 ) -> web.Application:
     """Build the aiohttp application; the caller adds the bot's routes and lifecycles.
 
     Health, readiness and metrics are always served; the staff API only if ``staff_api``.
+    ``trusted_proxy_hops``: how many proxies in front of us append to X-Forwarded-For.
     """
     app = web.Application(middlewares=[request_ids, problem_middleware], client_max_size=256 * 1024)
     app[CONTEXT] = ctx
@@ -38,7 +42,9 @@ def create_api(
     if not staff_api:
         return app
 
-    api = web.Application(middlewares=[problem_middleware, bearer_auth(FailedLogins())])
+    api = web.Application(
+        middlewares=[problem_middleware, bearer_auth(FailedLogins(), trusted_proxy_hops)]
+    )
     api[CONTEXT] = ctx
     api[DEEP_LINK] = deep_link
     api.add_routes(openapi.routes)

@@ -1,7 +1,9 @@
 """Bearer-token authentication and role checks for every ``/api/v1`` route, in one place.
 
-Failed attempts are limited per client address: after ten a minute, the address gets 429
-until its budget refills, so tokens cannot be guessed at speed.
+Failed attempts are limited per client address (per /64 for IPv6; behind trusted proxies, the
+address they forwarded): after ten a minute, the address gets 429 until its budget refills, so
+tokens cannot be guessed at speed. The budget is per process: with N API replicas an address gets
+N times as many guesses, harmless against 256-bit tokens.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import replace
 from aiohttp import web
 from aiolimiter import AsyncLimiter
 
+from backend.api.client_address import client_address, limit_key
 from backend.api.keys import CONTEXT, STAFF
 from backend.api.problems import Handler, problem
 from backend.api.registry import ROLE_ACCESS, spec_of
@@ -50,12 +53,13 @@ def _unauthorized(detail: str) -> web.Response:
     return problem(401, "Unauthorized", detail, headers=_CHALLENGE)
 
 
-def bearer_auth(failures: FailedLogins) -> Handler:
+def bearer_auth(failures: FailedLogins, trusted_proxy_hops: int = 0) -> Handler:
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path in PUBLIC:
             return await handler(request)
-        address = request.remote or "unknown"
+        client = client_address(request, trusted_proxy_hops)
+        address = limit_key(client)
         if failures.blocked(address):
             return problem(
                 429,
@@ -74,7 +78,7 @@ def bearer_auth(failures: FailedLogins) -> Handler:
         if staff is None:
             await failures.failed(address)
             return _unauthorized("The token is unknown, expired or revoked.")
-        request[STAFF] = replace(staff, client=address)
+        request[STAFF] = replace(staff, client=client)
         spec = spec_of(request)
         if spec is not None and spec.access not in ROLE_ACCESS[staff.role]:
             return problem(

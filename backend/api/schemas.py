@@ -43,11 +43,13 @@ class CaseCreate(_In):
 
 
 class CaseChange(_In):
-    """Only the fields given change."""
+    """Only the fields given change; null clears the reference or the label."""
 
-    quarantine_start: date | None = None
-    quarantine_end: date | None = None
-    language: str | None = Field(default=None, max_length=8)
+    # Typed without None: the default is never validated, but an explicit null is refused with
+    # the field's name (these columns cannot be empty).
+    quarantine_start: date = Field(default=None)  # type: ignore[assignment]
+    quarantine_end: date = Field(default=None)  # type: ignore[assignment]
+    language: str = Field(default=None, min_length=1, max_length=8)  # type: ignore[assignment]
     staff_reference: str | None = Field(default=None, max_length=64)
     label: str | None = Field(default=None, min_length=1, max_length=30)
 

@@ -63,6 +63,7 @@ class Settings:
     paid_broadcast: bool = False  # allow_paid_broadcast: up to 1000/s, paid per message
     round_grace_minutes: int = 120  # a round missed by downtime is sent this much later at most
     regions_reload_seconds: int = 60  # how often the regions file is checked for changes
+    trusted_proxy_hops: int = 0  # proxies in front of the API that append to X-Forwarded-For
 
     @property
     def sandbox(self) -> bool:
@@ -131,6 +132,7 @@ class Settings:
             round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 0, 24 * 60),
             regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
             lease_seconds=env.number("DIARY_LEASE_SECONDS", 20, 2, 300),
+            trusted_proxy_hops=env.number("DIARY_TRUSTED_PROXY_HOPS", 0, 0, 5),
         )
 
 

@@ -198,7 +198,7 @@ async def list_cases(
             conn, regions, status=status, kind=kind, line_list=line_list, after=after, limit=limit
         )
         for region in regions:
-            shown = sum(1 for case, _ in found if case.region == region)
+            shown = [str(case.id) for case, _ in found if case.region == region]
             if shown:
                 await audit.record(
                     conn,
@@ -206,7 +206,8 @@ async def list_cases(
                     "cases.list",
                     region,
                     ctx.clock.now(),
-                    count=shown,
+                    count=len(shown),
+                    cases=shown,
                     list=line_list,
                 )
         return found

@@ -214,10 +214,16 @@ async def worklist(
     async def read(conn: asyncpg.Connection) -> list[tuple[Escalation, Any]]:
         found = await store.find(conn, regions, status, severity)
         for region in regions:
-            shown = sum(1 for escalation, _ in found if escalation.region == region)
+            shown = [str(e.case_id) for e, _ in found if e.region == region]
             if shown:
                 await audit.record(
-                    conn, staff, "escalations.list", region, ctx.clock.now(), count=shown
+                    conn,
+                    staff,
+                    "escalations.list",
+                    region,
+                    ctx.clock.now(),
+                    count=len(shown),
+                    cases=sorted(set(shown)),
                 )
         return found
 

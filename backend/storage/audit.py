@@ -64,13 +64,17 @@ async def find(
     after: tuple[datetime, UUID] | None,
     limit: int,
 ) -> list[AuditEvent]:
-    """Events in time order, filtered; ``after`` is the keyset cursor (at, id)."""
+    """Events in time order, filtered; ``after`` is the keyset cursor (at, id).
+
+    A case filter also finds the lists and worklists that showed the case (``detail.cases``).
+    """
     rows = await conn.fetch(
         """
         SELECT a.id, a.at, a.staff_id, s.name AS staff_name, a.action, a.region, a.case_id,
                a.client, a.detail
         FROM audit_log a LEFT JOIN staff_members s ON s.id = a.staff_id
-        WHERE ($1::UUID IS NULL OR a.staff_id = $1) AND ($2::UUID IS NULL OR a.case_id = $2)
+        WHERE ($1::UUID IS NULL OR a.staff_id = $1)
+          AND ($2::UUID IS NULL OR a.case_id = $2 OR a.detail -> 'cases' ? $2::TEXT)
           AND ($3::TEXT IS NULL OR a.region = $3) AND ($4::TEXT IS NULL OR a.action = $4)
           AND ($5::TIMESTAMPTZ IS NULL OR a.at >= $5) AND ($6::TIMESTAMPTZ IS NULL OR a.at < $6)
           AND ($7::TIMESTAMPTZ IS NULL OR (a.at, a.id) > ($7, $8::UUID))
