@@ -11,7 +11,6 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from backend.api.app import create_api
 from backend.api.client_address import client_address
-
 from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
