@@ -9,11 +9,13 @@ sends one chain per chat concurrently, each chat's messages in order.
 Telegram's answers decide what happens to a message:
 - accepted, or an edit that changes nothing: sent;
 - 429 RetryAfter: everything pauses for ``retry_after`` (the limit is per bot), then resumes;
+  the pause is stored with the leases, so an instance taking over sending honours it too;
 - 403 Forbidden: the person blocked the bot; the chat is marked unreachable and nothing more
   is sent to it;
 - a group migrated to a supergroup: the new chat id is stored and the message resent;
 - 400 Bad Request: failed for good, with Telegram's reason;
-- network errors, timeouts, 5xx: retried with exponential backoff, given up after a while.
+- network errors, timeouts, 5xx: retried with exponential backoff (at most five minutes apart);
+  an authority alert is never given up, anything else after about a day.
 
 Delivery is at least once: results are written per batch, so a crash re-sends at most one
 batch.
@@ -35,6 +37,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from backend import metrics
+from backend.domain.messages import Priority
 from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
@@ -46,8 +49,11 @@ from bot.render import BotCall, Renderer, UnknownMessage
 
 log = logging.getLogger(__name__)
 
-MAX_ATTEMPTS = 8
+# Network errors and 5xx: with backoff capped at five minutes, 300 attempts are about a day of
+# Telegram (or our network) being unreachable. Alerts to authorities are never given up.
+MAX_ATTEMPTS = 300
 LEASE_NAME = "sender"
+PAUSE_NAME = "telegram-429"  # a hold-off in the leases table while Telegram asks us to wait
 INLINE_WAIT = 1.5  # wait this long for a chat's turn within a batch; defer longer waits
 # Concurrent Bot API requests; the HTTP connection pool is sized to match. Measured on this
 # machine: 8 to 64 give about the same throughput with aiohttp, so latency decides.
@@ -99,10 +105,12 @@ class OutboxSender:
             while not self._stopping.is_set():
                 try:
                     if not await self.lead():
-                        await self._rest(self.leader_ttl.total_seconds() / 3)
+                        await self._rest(self._renew_every)
                         continue
                     if self.pacer.paused_for:
-                        await self._rest(self.pacer.paused_for)
+                        # Rest in slices, renewing the lease, so a standby does not take over
+                        # and send during the pause.
+                        await self._rest(min(self.pacer.paused_for, self._renew_every))
                         continue
                     handled = await self.send_due()
                 except DB_ERRORS as error:
@@ -135,6 +143,10 @@ class OutboxSender:
         self._stopping.set()
         self.signal.notify()
 
+    @property
+    def _renew_every(self) -> float:
+        return self.leader_ttl.total_seconds() / 3
+
     async def _rest(self, seconds: float) -> None:
         """Wait until new messages are signalled, ``seconds`` pass, or we are stopped."""
         if not self._stopping.is_set():
@@ -150,6 +162,10 @@ class OutboxSender:
         if self.leading and not was_leading:
             freed = await self.db.transaction(outbox_store.release_foreign_claims, self.worker)
             log.info("this instance sends now (%d claimed messages taken over)", freed)
+            paused = await self.db.transaction(leases.seconds_left, PAUSE_NAME)
+            if paused:
+                log.warning("Telegram's 429 pause runs %.0f s more; waiting it out", paused)
+                self.pacer.pause(paused)
         elif was_leading and not self.leading:
             log.warning("another instance took over sending")
         return self.leading
@@ -178,17 +194,17 @@ class OutboxSender:
         await asyncio.gather(
             *(self._chain(chain, result, blocked, migrated) for chain in chains.values())
         )
-        await self._record_results(result, blocked, migrated)
+        await self._record_results(result, blocked, migrated, self.pacer.paused_for)
         return len(rows)
 
     async def _record_results(
-        self, result: BatchResult, blocked: set[int], migrated: dict[int, int]
+        self, result: BatchResult, blocked: set[int], migrated: dict[int, int], paused: float
     ) -> None:
         """Write the batch's results, waiting out a database restart: these messages are
         already with Telegram, and results lost here would send them a second time."""
         for attempt in range(RECORD_ATTEMPTS):
             try:
-                await self.db.transaction(self._record, result, blocked, migrated)
+                await self.db.transaction(self._record, result, blocked, migrated, paused)
                 return
             except DB_ERRORS as error:
                 log.warning("cannot record a sent batch yet (%s); retrying", type(error).__name__)
@@ -197,9 +213,15 @@ class OutboxSender:
 
     @staticmethod
     async def _record(
-        conn: asyncpg.Connection, result: BatchResult, blocked: set[int], migrated: dict[int, int]
+        conn: asyncpg.Connection,
+        result: BatchResult,
+        blocked: set[int],
+        migrated: dict[int, int],
+        paused: float,
     ) -> None:
         await outbox_store.finish_batch(conn, result)
+        if paused:
+            await leases.hold_off(conn, PAUSE_NAME, paused)
         for chat_id in blocked:
             await case_store.mark_unreachable(conn, chat_id)
             await outbox_store.fail_chat(conn, chat_id, "blocked")
@@ -271,7 +293,7 @@ class OutboxSender:
             return _Next()
         except TelegramError as error:  # NetworkError, TimedOut, 5xx
             reason = f"{type(error).__name__}: {error.message}"
-            if row.attempts >= MAX_ATTEMPTS:
+            if row.attempts >= MAX_ATTEMPTS and row.priority != Priority.ALERT:
                 self._fail(result, row, "gave_up", f"after {row.attempts} attempts: {reason}")
                 return _Next()
             delay = self.backoff(row.attempts)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -15,7 +16,9 @@ from backend.services.broadcasts import cancel_broadcast, create_broadcast
 from backend.services.context import ServiceContext
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
+from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
+from backend.storage.outbox import BatchResult
 from bot.sandbox import SandboxBotApi
 
 KOELN = "de-koeln"  # languages de (default), en, tr, pl
@@ -217,3 +220,52 @@ async def test_cancel_stops_what_is_not_sent(ctx: ServiceContext, tokens: dict[s
     status = await cancel_broadcast(ctx, staff, status.broadcast.id)
     assert (status.progress.cancelled, status.progress.pending) == (10, 0)
     assert status.broadcast.cancelled_at is not None
+
+
+async def test_cancel_holds_for_deliveries_on_their_way(
+    ctx: ServiceContext, tokens: dict[str, str]
+) -> None:
+    """Deliveries claimed by the sender when staff cancel: one that Telegram took counts as
+    sent; one the sender would have retried (a 429, pacing) stays cancelled."""
+    for chat_id in range(8301, 8305):
+        await monitored(ctx, None, chat_id, "de")
+    staff = await authenticate(ctx, tokens["koeln"])
+    status = await create_broadcast(ctx, staff, [KOELN], {"de": "Abgesagt"})
+    claimed = await ctx.db.transaction(
+        outbox_store.claim_due, "sender-under-test", 10, timedelta(minutes=1)
+    )
+    ours = [row for row in claimed if row.kind == "broadcast"]
+    assert len(ours) == 4
+    status = await cancel_broadcast(ctx, staff, status.broadcast.id)
+    assert status.progress.pending == 0
+    result = BatchResult(
+        sent=[(ours[0], 77)], later=[(row, 1.0, "429 Too Many Requests", True) for row in ours[1:]]
+    )
+    await ctx.db.transaction(outbox_store.finish_batch, result)
+    status = await cancel_broadcast(ctx, staff, status.broadcast.id)  # idempotent
+    progress = status.progress
+    assert (progress.sent, progress.cancelled, progress.pending) == (1, 3, 0)
+    due = await ctx.db.transaction(outbox_store.claim_due, "sender-under-test", 10, timedelta(0))
+    assert not [row for row in due if row.kind == "broadcast"]
+
+
+async def test_stop_withdraws_what_is_queued_for_the_chat(
+    ctx: ServiceContext, tokens: dict[str, str], bot_api: SandboxBotApi
+) -> None:
+    """After /stop the person gets no prompt or ordinary notice that was still queued; an
+    urgent notice still reaches them."""
+    await monitored(ctx, bot_api, 8401, "de")
+    staff = await authenticate(ctx, tokens["koeln"])
+    ordinary = await create_broadcast(ctx, staff, [KOELN], {"de": "Hinweis"})
+    urgent = await create_broadcast(ctx, staff, [KOELN], {"de": "Dringend"}, urgent=True)
+
+    async def stop(conn):
+        await case_store.set_stopped(conn, 8401, ctx.clock.now())
+        return await outbox_store.withdraw_for_stopped_chat(conn, 8401)
+
+    assert await ctx.db.transaction(stop) == 1
+    rows = await ctx.db.fetch(
+        "SELECT broadcast_id, failure FROM outbox WHERE chat_id = 8401 AND kind = 'broadcast'"
+    )
+    failures = {row["broadcast_id"]: row["failure"] for row in rows}
+    assert failures == {ordinary.broadcast.id: "stopped", urgent.broadcast.id: None}

@@ -27,7 +27,7 @@ from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
 from bot.render import Renderer
 from bot.sandbox import SandboxBotApi
-from bot.sender import OutboxSender
+from bot.sender import MAX_ATTEMPTS, OutboxSender
 from tests.conftest import BOT_TOKEN
 
 REGION = "de-muenchen"  # default language de
@@ -262,3 +262,87 @@ async def test_dropped_connections_lose_nothing(
     for chat_id in chats[2:]:
         assert len(bot_api.user(chat_id).messages) == 1
     assert sorted(processed for _, _, processed in bot_api.dropped) == [False, True]
+
+
+async def test_a_429_pause_binds_whoever_sends(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    """The paused sender keeps its lease through the pause (a standby does not step in and
+    send), and a sender taking over after a crash honours the pause it finds stored."""
+    chats = range(9_700_000, 9_700_006)
+    await monitored(ctx, bot_api, chats)
+    bot_api.fail_next("sendMessage", error_code=429, retry_after=2, chat_id=chats[0])
+    await broadcast(ctx)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        options = {"batch": 2, "leader_ttl": timedelta(seconds=0.6), "poll_seconds": 0.05}
+        paused, standby = (
+            sender_for(db, bot, clock, **options),
+            sender_for(db, bot, clock, **options),
+        )
+        assert await paused.lead()
+        await paused.send_due()  # the 429: a pause of 2 s, stored
+        assert paused.pacer.paused_for > 1.5
+        sent_before = sends(bot_api)
+        tasks = [asyncio.create_task(s.run()) for s in (paused, standby)]
+        await asyncio.sleep(1.2)  # real time: twice the lease, well inside the pause
+        assert sends(bot_api) == sent_before and paused.leading and not standby.leading
+        while (await db.fetch("SELECT count(*) AS n FROM outbox WHERE sent_at IS NULL"))[0]["n"]:
+            await asyncio.wait_for(paused.drained(), 30)
+        for sender in (paused, standby):
+            sender.stop()
+        await asyncio.gather(*tasks)
+        assert standby.counts["sent"] == 0
+
+        # A crash during a pause: the successor finds the pause and waits it out too.
+        bot_api.fail_next("sendMessage", error_code=429, retry_after=30, chat_id=chats[1])
+        await broadcast(ctx, "Zweiter Hinweis")
+        crashed = sender_for(db, bot, clock, **options)
+        assert await crashed.lead()
+        while not crashed.pacer.paused_for:
+            await crashed.send_due()
+        await db.fetch("UPDATE leases SET expires_at = now() WHERE name = 'sender'")  # it died
+        successor = sender_for(db, bot, clock, **options)
+        assert await successor.lead()
+        assert successor.pacer.paused_for > 25
+        await successor.send_due()  # claims, finds the pause, defers
+        assert successor.counts["sent"] == 0
+
+
+async def test_transient_errors_never_drop_an_alert(
+    ctx: ServiceContext, db: Database, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    """After a day of 5xx answers an ordinary message is given up; an alert never is."""
+    officer = bot_api.user(9_700_101, "Duty officer", "de")
+    group = bot_api.group(-4_700_001, title="Gesundheitsamt")
+    await bot_api.add_bot_to_group(group, by=officer)
+    person = bot_api.user(9_700_100, "P", "de")
+    messages = [
+        Outgoing(
+            chat_id=chat_id,
+            kind=Kind.BROADCAST,
+            language="de",
+            priority=priority,
+            dedup_key=f"transient:{chat_id}",
+            payload={"text": "Hinweis"},
+            region=REGION,
+        )
+        for chat_id, priority in ((-4_700_001, Priority.ALERT), (9_700_100, Priority.BROADCAST))
+    ]
+    await db.transaction(outbox_store.enqueue, messages)
+    await db.fetch(
+        "UPDATE outbox SET attempts = $1 WHERE dedup_key LIKE 'transient:%'", MAX_ATTEMPTS
+    )
+    bot_api.fail_next("sendMessage", error_code=502, count=2)
+    async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
+        sender = sender_for(db, bot, clock, backoff=lambda attempts: 0.0)
+        assert await sender.lead()
+        await sender.send_due()
+    rows = {
+        r["chat_id"]: r
+        for r in await db.fetch(
+            "SELECT chat_id, failure, failed_at FROM outbox WHERE dedup_key LIKE 'transient:%'"
+        )
+    }
+    assert rows[9_700_100]["failure"] == "gave_up"
+    assert rows[-4_700_001]["failed_at"] is None  # still queued, to be tried again
+    assert person.messages == []

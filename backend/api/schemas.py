@@ -184,8 +184,10 @@ class BroadcastOut(BaseModel):
     total: int
     sent: int
     failed: int
-    blocked: int
-    cancelled: int
+    blocked: int = Field(description="The person had blocked the bot")
+    cancelled: int = Field(
+        description="Withdrawn unsent: the broadcast was cancelled, or the person used /stop"
+    )
     pending: int
     started_at: datetime
     first_sent_at: datetime | None

@@ -13,6 +13,7 @@ from backend.services.context import ServiceContext
 from backend.services.questionnaire_flow import question_view
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
+from backend.storage import outbox as outbox_store
 from backend.storage import prompts as prompt_store
 
 
@@ -138,6 +139,7 @@ async def confirm_stop(
             chat.replies.edit(message_id, "stop_cancelled")
             return
         await case_store.set_stopped(conn, update.chat_id, ctx.clock.now())
+        await outbox_store.withdraw_for_stopped_chat(conn, update.chat_id)
         for case in chat.active:
             await escalations.raise_stopped(ctx, conn, case)
         authority = ctx.regions.require(chat.active[0].region).name

@@ -141,10 +141,11 @@ async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
         """
         SELECT count(*) AS total,
                count(sent_at) AS sent,
-               sum(CASE WHEN failure IN ('blocked', 'cancelled') OR failed_at IS NULL
+               sum(CASE WHEN failure IN ('blocked', 'cancelled', 'stopped') OR failed_at IS NULL
                         THEN 0 ELSE 1 END) AS failed,
                sum(CASE WHEN failure = 'blocked' THEN 1 ELSE 0 END) AS blocked,
-               sum(CASE WHEN failure = 'cancelled' THEN 1 ELSE 0 END) AS cancelled,
+               -- withdrawn: the broadcast was cancelled, or the person used /stop meanwhile
+               sum(CASE WHEN failure IN ('cancelled', 'stopped') THEN 1 ELSE 0 END) AS cancelled,
                sum(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS pending,
                min(sent_at) AS first_sent_at,
                max(coalesce(sent_at, failed_at)) AS last_done_at
@@ -166,7 +167,8 @@ async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
 
 
 async def cancel(conn: asyncpg.Connection, broadcast_id: UUID) -> int:
-    """Stop what has not been sent (a message already on its way may still arrive)."""
+    """Stop what has not been sent. A message already on its way may still arrive (and is then
+    recorded as sent); one that would have been retried is not."""
     await conn.execute(
         "UPDATE broadcasts SET cancelled_at = now() WHERE id = $1 AND cancelled_at IS NULL",
         broadcast_id,
@@ -175,7 +177,6 @@ async def cancel(conn: asyncpg.Connection, broadcast_id: UUID) -> int:
         """
         UPDATE outbox SET failed_at = now(), failure = 'cancelled', last_error = 'cancelled'
         WHERE broadcast_id = $1 AND sent_at IS NULL AND failed_at IS NULL
-          AND (claimed_until IS NULL OR claimed_until < now())
         """,
         broadcast_id,
     )

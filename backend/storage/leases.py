@@ -43,6 +43,30 @@ async def release(conn: asyncpg.Connection, name: str, holder: str) -> None:
     await conn.execute("DELETE FROM leases WHERE name = $1 AND holder = $2", name, holder)
 
 
+async def hold_off(conn: asyncpg.Connection, name: str, seconds: float) -> None:
+    """Nobody may do ``name`` for ``seconds`` (Telegram's 429 ``retry_after``): kept as a lease
+    that no instance holds, so that whichever instance sends next honours it too."""
+    await conn.execute(
+        """
+        INSERT INTO leases (name, holder, expires_at)
+        VALUES ($1, 'hold-off', now() + $2::FLOAT8 * INTERVAL '1 second')
+        ON CONFLICT (name) DO UPDATE
+        SET expires_at = GREATEST(leases.expires_at, excluded.expires_at)
+        """,
+        name,
+        seconds,
+    )
+
+
+async def seconds_left(conn: asyncpg.Connection, name: str) -> float:
+    """How long the lease or hold-off ``name`` still runs (0 if it has expired or never was)."""
+    rows = await conn.fetch(
+        "SELECT EXTRACT(EPOCH FROM expires_at - now()) AS remaining FROM leases WHERE name = $1",
+        name,
+    )
+    return max(0.0, float(rows[0]["remaining"])) if rows else 0.0
+
+
 class Lease:
     """One named lease held by this process: ``hold`` takes or renews it, ``release`` frees it.
 

@@ -28,6 +28,7 @@ class OutboxRow:
     language: str
     payload: dict[str, Any]
     attempts: int
+    priority: int = 0
 
 
 async def enqueue(conn: asyncpg.Connection, messages: Iterable[Outgoing]) -> int:
@@ -95,6 +96,7 @@ async def claim_due(
             language=r["language"],
             payload=json.loads(r["payload"]),
             attempts=r["attempts"],
+            priority=r["priority"],
         )
         for r in ordered
     ]
@@ -119,12 +121,16 @@ class BatchResult:
 
 
 async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
-    """Record a batch's results set-based: three statements whatever its size."""
+    """Record a batch's results set-based: three statements whatever its size.
+
+    A message withdrawn while it was on its way (a cancelled broadcast, /stop) is recorded as
+    sent if Telegram took it, and stays withdrawn if it was to be tried again.
+    """
     if result.sent:
         await conn.execute(
             """
             UPDATE outbox o SET sent_at = now(), sent_message_id = v.message_id,
-                                claimed_until = NULL
+                                claimed_until = NULL, failed_at = NULL, failure = NULL
             FROM unnest($1::TEXT[], $2::UUID[], $3::INT8[]) AS v(region, id, message_id)
             WHERE o.region = v.region AND o.id = v.id
             """,
@@ -155,7 +161,7 @@ async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
                                 attempts = o.attempts - v.refund
             FROM unnest($1::TEXT[], $2::UUID[], $3::FLOAT8[], $4::TEXT[], $5::INT4[])
                  AS v(region, id, delay, error, refund)
-            WHERE o.region = v.region AND o.id = v.id
+            WHERE o.region = v.region AND o.id = v.id AND o.failed_at IS NULL
             """,
             [row.region for row, *_ in result.later],
             [row.id for row, *_ in result.later],
@@ -174,6 +180,23 @@ async def fail_chat(conn: asyncpg.Connection, chat_id: int, failure: str) -> int
         """,
         chat_id,
         failure,
+    )
+    return int(status.split()[-1])
+
+
+async def withdraw_for_stopped_chat(conn: asyncpg.Connection, chat_id: int) -> int:
+    """The person used /stop: prompts, reminders and non-urgent broadcasts still queued for
+    the chat are not sent (replies, the closing message and urgent notices still are)."""
+    status = await conn.execute(
+        """
+        UPDATE outbox SET failed_at = now(), failure = 'stopped', last_error = 'stopped',
+                          claimed_until = NULL
+        WHERE chat_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+          AND (kind IN ('prompt', 'reminder')
+               OR (kind = 'broadcast' AND broadcast_id IN (
+                     SELECT id FROM broadcasts WHERE NOT urgent)))
+        """,
+        chat_id,
     )
     return int(status.split()[-1])
 
