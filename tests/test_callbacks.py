@@ -7,7 +7,16 @@ import uuid
 import pytest
 
 from backend.domain.symptoms import DEFAULT_SYMPTOMS
-from bot.callbacks import MAX_BYTES, QuestionButton, decode, encode_question
+from bot.callbacks import (
+    MAX_BYTES,
+    LanguageButton,
+    QuestionButton,
+    StopButton,
+    decode,
+    encode_language,
+    encode_question,
+    encode_stop,
+)
 
 
 def test_round_trip_for_every_button() -> None:
@@ -17,6 +26,14 @@ def test_round_trip_for_every_button() -> None:
         assert len(data.encode()) <= MAX_BYTES
         assert decode(data) == QuestionButton(prompt, "tog", symptom.code)
     assert decode(encode_question(str(prompt), "well")) == QuestionButton(prompt, "well", None)
+
+
+def test_menu_buttons_name_their_menu() -> None:
+    menu = uuid.uuid4()
+    assert decode(encode_stop(True, menu)) == StopButton(True, menu)
+    assert decode(encode_stop(False, str(menu))) == StopButton(False, menu)
+    assert decode(encode_language("uk", menu)) == LanguageButton("uk", menu)
+    assert len(encode_language("ar", menu).encode()) <= MAX_BYTES
 
 
 @pytest.mark.parametrize(
@@ -33,6 +50,12 @@ def test_round_trip_for_every_button() -> None:
         "q:AAAAAAAAAAAAAAAAAAAAAA:we ll",
         "q:AAAAAAAAAAAAAAAAAAAAAA:" + "a" * 60,
         "' OR 1=1 --",
+        "s:y",  # a menu button that names no menu
+        "s:n",
+        "l:de",
+        "s:y:AAAA",
+        "s:x:AAAAAAAAAAAAAAAAAAAAAA",
+        "l:de:AAAAAAAAAAAAAAAAAAAAA!",
     ],
 )
 def test_garbage_is_rejected(data: str | None) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.server import RUNNING
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
@@ -59,6 +60,14 @@ def has_data(data: str):
     def match(message: dict) -> bool:
         keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
         return any(button.get("callback_data") == data for row in keyboard for button in row)
+
+    return match
+
+
+def has_data_prefix(prefix: str):
+    def match(message: dict) -> bool:
+        keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
+        return any(b.get("callback_data", "").startswith(prefix) for row in keyboard for b in row)
 
     return match
 
@@ -184,12 +193,12 @@ async def test_stop_and_resume(
 ) -> None:
     case, citizen = await activated(service, headers, bot_api, 7005)
     await citizen.send_command("stop")
-    question = await citizen.wait_for_message(has_data("s:n"))
+    question = await citizen.wait_for_message(has_data_prefix("s:n:"))
     assert "will be told" in question["text"]
     await citizen.press_button(question, "No, continue")
     assert "continue" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("stop")
-    question = await citizen.wait_for_message(has_data("s:y"))
+    question = await citizen.wait_for_message(has_data_prefix("s:y:"))
     await citizen.press_button(question, "Yes, stop the questions")
     assert "no more questions" in (await citizen.wait_for_message())["text"]
     await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
@@ -207,6 +216,56 @@ async def test_stop_and_resume(
     await prompt_for(service, headers, citizen)
 
 
+def data_of(message: dict, prefix: str) -> str:
+    keyboard = message["reply_markup"]["inline_keyboard"]
+    return next(
+        b["callback_data"] for row in keyboard for b in row if b["callback_data"].startswith(prefix)
+    )
+
+
+async def test_menu_buttons_act_only_on_their_own_menu_and_once(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi, ctx: ServiceContext
+) -> None:
+    case, citizen = await activated(service, headers, bot_api, 7008)
+    prompt = await prompt_for(service, headers, citizen)
+
+    async def stopped() -> bool:
+        rows = await ctx.db.fetch("SELECT stopped_at FROM cases WHERE id = $1::UUID", case["id"])
+        return rows[0]["stopped_at"] is not None
+
+    # Menu data without a menu, or a real menu's data pressed on the prompt: nothing happens.
+    await citizen.send_command("stop")
+    menu = await citizen.wait_for_message(has_data_prefix("s:n:"))
+    await citizen.send_command("language")
+    languages = await citizen.wait_for_message(has_data_prefix("l:de:"))
+    await service.app[RUNNING].sender.drained()  # the menus' message ids are recorded
+    for data in ("s:y", "s:n", "l:de", data_of(menu, "s:y:"), data_of(languages, "l:de:")):
+        query = await citizen.press(prompt, data)
+        assert (await citizen.wait_for_answer(query))["text"] == "This question is closed.", data
+    assert not await stopped()
+    await citizen.send_command("status")
+    assert "Next questions" in (await citizen.wait_for_message())["text"]
+    shown = next(m for m in citizen.messages if m["message_id"] == prompt["message_id"])
+    assert shown["text"] == prompt["text"] and has_button("well")(shown)
+
+    # Two menus: "Yes" on one answers both; "No" on the other must not say "continue".
+    await citizen.send_command("stop")
+    second = await citizen.wait_for_message(has_data_prefix("s:n:"))
+    await citizen.press_button(second, "Yes, stop the questions")
+    await citizen.wait_for_message(lambda m: "no more questions" in m["text"])
+    assert await stopped()
+    query = await citizen.press(menu, data_of(menu, "s:n:"))
+    assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
+    assert not any(m["text"].startswith("Good, the daily") for m in citizen.messages)
+
+    # After /resume, the old "Yes" does not stop again.
+    await citizen.send_command("resume")
+    assert "Welcome back" in (await citizen.wait_for_message())["text"]
+    query = await citizen.press(second, data_of(second, "s:y:"))
+    assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
+    assert not await stopped()
+
+
 async def test_switching_language_in_the_middle_of_the_questionnaire(
     service: TestClient, headers: dict, bot_api: SandboxBotApi
 ) -> None:
@@ -214,7 +273,7 @@ async def test_switching_language_in_the_middle_of_the_questionnaire(
     prompt = await prompt_for(service, headers, citizen)
     checklist = await step(citizen, prompt, "I don't feel well", "done")
     await citizen.send_command("language")
-    menu = await citizen.wait_for_message(has_data("l:de"))
+    menu = await citizen.wait_for_message(has_data_prefix("l:de:"))
     names = [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
     assert {"Deutsch", "Türkçe", "Українська", "العربية", "Polski"} <= {
         n.removeprefix("✅ ") for n in names
