@@ -60,6 +60,7 @@ def _welcome(t: Translator, p: Params, now: datetime) -> str:
             _("Your first questions come {when}. Type /help at any time.").format(
                 when=when(t, p.get("next"), now)
             ),
+            _("Another language? Type /language."),
         ]
     )
 

@@ -266,6 +266,38 @@ async def test_menu_buttons_act_only_on_their_own_menu_and_once(
     assert not await stopped()
 
 
+async def test_without_a_language_from_staff_the_persons_telegram_language_is_used(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    for user_id, telegram, expected in [(7009, "uk", "uk"), (7010, "xx", "de"), (7011, None, "de")]:
+        response = await service.post(
+            "/api/v1/cases",
+            json={
+                "region": REGION,
+                "kind": "contact",
+                "quarantine_start": "2026-11-25",
+                "quarantine_end": "2026-12-08",
+            },
+            headers=headers,
+        )
+        case = await response.json()
+        assert case["language"] == "de"  # the region's, until the person says otherwise
+        citizen = bot_api.user(user_id, "U", telegram)
+        await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
+        welcome = (await citizen.wait_for_message())["text"]
+        assert "/language" in welcome
+        response = await service.get(f"/api/v1/cases/{case['id']}", headers=headers)
+        assert (await response.json())["language"] == expected, telegram
+        assert ("Gesundheitsamt" in welcome) and (
+            ("Ласкаво" in welcome) if expected == "uk" else ("Willkommen" in welcome)
+        )
+
+    # A language staff gave wins over Telegram's.
+    ukrainian = bot_api.user(7012, "U", "uk")
+    await activated(service, headers, bot_api, 7012, language="en", user=ukrainian)
+    assert "Welcome" in ukrainian.messages[-1]["text"]
+
+
 async def test_switching_language_in_the_middle_of_the_questionnaire(
     service: TestClient, headers: dict, bot_api: SandboxBotApi
 ) -> None:
