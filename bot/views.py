@@ -17,7 +17,7 @@ from backend.domain.regions import Region
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
 from backend.i18n import Translator
 from bot.callbacks import encode_question
-from bot.texts import when
+from bot.texts import upcoming
 
 Keyboard = InlineKeyboardMarkup | None
 
@@ -125,8 +125,10 @@ def question_view(
     else:
         done = _("✅ Corrected.") if p.get("corrected") else _("✅ Recorded. Thank you!")
         lines += [done, answers(t, draft, symptoms)]
-        if p.get("next"):
-            lines.append(_("Next questions: {when}.").format(when=when(t, p["next"], now)))
+        if p.get("next") == "ended":
+            lines.append(_("That was the last one: your monitoring ends with your quarantine."))
+        elif p.get("next"):
+            lines.append(upcoming(t, p["next"], now, _("Next questions: {when}.")))
         rows = [[_button(_("✏️ Correct"), prompt, Action.CORRECT)]]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 

@@ -196,6 +196,17 @@ def test_next_prompt_in_local_time_across_dst() -> None:
     assert BERLIN.next_prompt_at(datetime(2026, 3, 29, 6, 30, tzinfo=UTC)).hour == 18
 
 
+def test_next_prompt_respects_the_quarantine_dates() -> None:
+    morning = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)  # 08:30 in Berlin
+    later = BERLIN.next_prompt_for(morning, date(2026, 11, 29), date(2026, 12, 8))
+    assert later is not None and (later.date(), later.hour) == (date(2026, 11, 29), 8)
+    today = BERLIN.next_prompt_for(morning, date(2026, 11, 20), date(2026, 11, 26))
+    assert today is not None and (today.date(), today.hour) == (date(2026, 11, 26), 18)
+    evening = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)  # after the last day's last slot
+    assert BERLIN.next_prompt_for(evening, date(2026, 11, 20), date(2026, 11, 26)) is None
+    assert BERLIN.next_prompt_for(evening, date(2026, 11, 20), date(2026, 11, 25)) is None
+
+
 def test_local_date_is_the_regions() -> None:
     late_utc = datetime(2026, 11, 26, 23, 30, tzinfo=UTC)
     assert BERLIN.local_date(late_utc) == date(2026, 11, 27)

@@ -4,9 +4,12 @@ language switch in the middle of the questionnaire."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.domain.clock import FixedClock
 from backend.server import RUNNING
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
@@ -296,6 +299,49 @@ async def test_without_a_language_from_staff_the_persons_telegram_language_is_us
     ukrainian = bot_api.user(7012, "U", "uk")
     await activated(service, headers, bot_api, 7012, language="en", user=ukrainian)
     assert "Welcome" in ukrainian.messages[-1]["text"]
+
+
+async def test_next_questions_follow_the_quarantine_and_the_pause(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    async def register(user_id: int, start: str, end: str) -> SandboxUser:
+        response = await service.post(
+            "/api/v1/cases",
+            json={
+                "region": REGION,
+                "kind": "contact",
+                "quarantine_start": start,
+                "quarantine_end": end,
+                "language": "en",
+            },
+            headers=headers,
+        )
+        citizen = bot_api.user(user_id, "U", "en")
+        await citizen.send_command("start", (await response.json())["deep_link"].rsplit("=", 1)[1])
+        return citizen
+
+    # It is 26 November, 08:30 in Köln (questions at 09:00).
+    later = await register(7013, "2026-11-29", "2026-12-12")
+    assert (
+        "first questions come on 29 November at 09:00" in (await later.wait_for_message())["text"]
+    )
+
+    last_day = await register(7014, "2026-11-13", "2026-11-26")
+    assert "today at 09:00" in (await last_day.wait_for_message())["text"]
+    clock.advance(timedelta(hours=1))
+    prompt = await prompt_for(service, headers, last_day)
+    done = await step(last_day, prompt, "I feel well", "correct")
+    assert "That was the last one" in done["text"] and "tomorrow" not in done["text"]
+    await last_day.send_command("help")
+    assert "No more questions are planned" in (await last_day.wait_for_message())["text"]
+
+    await later.send_command("stop")
+    await later.press_button(await later.wait_for_message(has_data_prefix("s:y:")), "Yes, stop")
+    await later.wait_for_message(lambda m: "no more questions" in m["text"])
+    await later.send_command("help")
+    assert "paused. Type /resume" in (await later.wait_for_message())["text"]
+    await later.send_command("resume")
+    assert "on 29 November at 09:00" in (await later.wait_for_message())["text"]
 
 
 async def test_switching_language_in_the_middle_of_the_questionnaire(

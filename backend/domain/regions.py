@@ -76,6 +76,19 @@ class Region:
                     return candidate
         raise ValueError(f"region {self.id} has no prompt times")
 
+    def next_prompt_for(self, instant: datetime, start: date, end: date) -> datetime | None:
+        """The next prompt after ``instant`` for a quarantine from ``start`` to ``end`` (local
+        dates): none before the first slot of the start date, None after the end's last one."""
+        local = instant.astimezone(self.zone)
+        day = max(local.date(), start)
+        while day <= end:
+            for at in self.prompt_times:
+                candidate = datetime.combine(day, at, tzinfo=self.zone)
+                if candidate > local:
+                    return candidate
+            day += timedelta(days=1)
+        return None
+
     def recent_slots(self, instant: datetime, within: timedelta) -> list[tuple[date, time]]:
         """Prompt slots (local date, time) that fell due in the ``within`` before ``instant``.
 

@@ -141,8 +141,18 @@ def language_for(ctx: ServiceContext, cases: list[Case], update: ChatUpdate) -> 
     return pick_language(ctx.languages, update.telegram_language)
 
 
+# What "next" says instead of a time (bot/texts.py ``upcoming``): the person used /stop, or the
+# quarantine has no prompt left.
+PAUSED = "paused"
+ENDED = "ended"
+
+
 def next_prompt_at(ctx: ServiceContext, case: Case) -> str | None:
+    """When ``case`` gets its next questions: an ISO time, ``PAUSED`` or ``ENDED``."""
     region = ctx.regions.get(case.region)
     if region is None:
         return None
-    return region.next_prompt_at(ctx.clock.now()).isoformat()
+    if case.stopped_at is not None:
+        return PAUSED
+    at = region.next_prompt_for(ctx.clock.now(), case.quarantine_start, case.quarantine_end)
+    return at.isoformat() if at else ENDED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 from uuid import UUID
 
@@ -45,7 +46,10 @@ async def status(ctx: ServiceContext, update: ChatUpdate) -> bool:
                     "day": quarantine_day(case.quarantine_start, today),
                     "days": quarantine_day(case.quarantine_start, case.quarantine_end),
                     "end": case.quarantine_end.isoformat(),
-                    "today": entry.recorded_at.isoformat() if entry else None,
+                    "today": entry.recorded_at.astimezone(region.zone).isoformat()
+                    if entry
+                    else None,
+                    "zone": region.timezone,
                     "well": entry.feeling_well if entry else None,
                     "stopped": case.stopped_at is not None,
                     "next": next_prompt_at(ctx, case),
@@ -216,6 +220,7 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
         # A /stop menu still on screen asked about the state before this: it must not act.
         for menu in await outbox_store.close_menus(conn, update.chat_id, "stop"):
             chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu)
-        chat.replies.say("resumed", next=next_prompt_at(ctx, chat.active[0]))
+        resumed = replace(chat.active[0], stopped_at=None)  # as it is from now on
+        chat.replies.say("resumed", next=next_prompt_at(ctx, resumed))
 
     return await once(ctx, update, handle)
