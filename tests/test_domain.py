@@ -36,7 +36,36 @@ def test_temperatures_in_natural_forms(text: str, celsius: str) -> None:
     assert reading is not None and reading.celsius == Decimal(celsius) and reading.plausible
 
 
-@pytest.mark.parametrize("text", ["", "hot", "38.5.1", "-38", "3", "thirty-eight", "38.5 K"])
+@pytest.mark.parametrize(
+    ("text", "celsius"),
+    [
+        ("\u200f٣٨٫٥", "38.5"),  # Arabic-Indic digits, decimal separator, right-to-left mark
+        ("٣٨،٥ درجة", "38.5"),
+        ("38.5\u200e°C", "38.5"),
+        ("３８．５", "38.5"),  # full-width
+        ("38,5 С", "38.5"),  # Cyrillic С
+        ("38,5 с", "38.5"),
+        ("38.5℃", "38.5"),
+        ("101.3℉", "38.5"),
+        ("38 градусов", "38.0"),
+        ("38,2 градуса", "38.2"),
+        ("37,9 градусів", "37.9"),
+        ("38 derece", "38.0"),
+        ("38,5 stopni", "38.5"),
+        ("38,5 stopnie", "38.5"),
+        ("38,5 Grad", "38.5"),
+        ("101 degrees F", "38.3"),
+        ("38.5 degrees", "38.5"),
+    ],
+)
+def test_temperatures_in_every_shipped_language(text: str, celsius: str) -> None:
+    reading = parse_temperature(text)
+    assert reading is not None and reading.celsius == Decimal(celsius), text
+
+
+@pytest.mark.parametrize(
+    "text", ["", "hot", "38.5.1", "-38", "3", "thirty-eight", "38.5 K", "38 gradx", "\u200f"]
+)
 def test_unreadable_temperatures(text: str) -> None:
     assert parse_temperature(text) is None
 
