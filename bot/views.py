@@ -38,6 +38,32 @@ def _button(text: str, prompt: str, action: Action, arg: str | None = None) -> I
     return InlineKeyboardButton(text, callback_data=encode_question(prompt, action.value, arg))
 
 
+# Labels longer than this are cut off on small phones when two share a row: they get their own.
+PAIRED_LABEL = 16
+
+
+def _checklist_rows(
+    buttons: list[tuple[InlineKeyboardButton, bool]],
+) -> list[list[InlineKeyboardButton]]:
+    """Short labels two to a row, in order; a long one alone on its row."""
+    rows: list[list[InlineKeyboardButton]] = []
+    pending: list[InlineKeyboardButton] = []
+    for button, long in buttons:
+        if long:
+            if pending:
+                rows.append(pending)
+                pending = []
+            rows.append([button])
+            continue
+        pending.append(button)
+        if len(pending) == 2:
+            rows.append(pending)
+            pending = []
+    if pending:
+        rows.append(pending)
+    return rows
+
+
 def _heading(t: Translator, p: dict[str, Any]) -> str:
     _ = t.gettext
     day = t.day_and_month(date.fromisoformat(p["date"]))
@@ -69,16 +95,20 @@ def question_view(
         ]
     elif step is Step.SYMPTOMS:
         lines.append(_("Which symptoms do you have? Tap all that apply, then “Done”."))
+        labels = [(s, s.label_in(t.language, _)) for s in symptoms]
         buttons = [
-            _button(
-                ("✅ " if s.code in draft.symptoms else "▫️ ") + s.label_in(t.language, _),
-                prompt,
-                Action.TOGGLE,
-                s.code,
+            (
+                _button(
+                    ("✅ " if s.code in draft.symptoms else "▫️ ") + label,
+                    prompt,
+                    Action.TOGGLE,
+                    s.code,
+                ),
+                len(label) > PAIRED_LABEL,
             )
-            for s in symptoms
+            for s, label in labels
         ]
-        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        rows = _checklist_rows(buttons)
         rows.append(
             [
                 _button(_("None of these"), prompt, Action.NONE),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 
 from backend.domain.symptoms import DEFAULT_SYMPTOMS
+from backend.i18n import catalogs
 from bot.callbacks import (
     MAX_BYTES,
     LanguageButton,
@@ -17,6 +19,7 @@ from bot.callbacks import (
     encode_question,
     encode_stop,
 )
+from bot.views import PAIRED_LABEL, question_view
 
 
 def test_round_trip_for_every_button() -> None:
@@ -65,3 +68,17 @@ def test_garbage_is_rejected(data: str | None) -> None:
 def test_too_long_data_cannot_be_built() -> None:
     with pytest.raises(ValueError):
         encode_question(uuid.uuid4(), "tog", "x" * 40)
+
+
+@pytest.mark.parametrize("language", ["de", "en", "tr", "ar", "ru", "uk", "pl"])
+def test_long_symptom_labels_get_a_row_of_their_own(language: str) -> None:
+    t = catalogs().get(language)
+    view = {"prompt": str(uuid.uuid4()), "step": "symptoms", "date": "2026-11-26"}
+    _, keyboard = question_view(t, view, datetime(2026, 11, 26, tzinfo=UTC))
+    rows = keyboard.inline_keyboard[:-1]  # the last row: "None of these", "Done"
+    labels = [b.text for row in rows for b in row]
+    assert len(labels) == len(DEFAULT_SYMPTOMS)
+    for row in rows:
+        assert len(row) <= 2
+        if len(row) == 2:
+            assert all(len(b.text) - 3 <= PAIRED_LABEL for b in row), [b.text for b in row]
