@@ -93,6 +93,13 @@ def privacy(t: Translator, p: Params, now: datetime) -> str:
         lines.append(_("Your health authority: {authority}").format(authority=p["authority"]))
     if p.get("contact"):
         lines.append(_("Contact: {contact}").format(contact=p["contact"]))
+    elif p.get("authority"):
+        lines.append(
+            _(
+                "{authority} will contact you if needed. For questions, please use the contact "
+                "details they gave you."
+            ).format(authority=p["authority"])
+        )
     return "\n\n".join(lines)
 
 

@@ -185,6 +185,7 @@ async def test_status_privacy_help_and_unknown(
     privacy = (await citizen.wait_for_message())["text"]
     assert "Not your name" in privacy and "30 days" in privacy
     assert "Gesundheitsamt der Stadt Köln" in privacy
+    assert "Contact: quarantaene@koeln.example.org" in privacy
     await citizen.send_command("help")
     assert "buttons" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("weather")
