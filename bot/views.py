@@ -154,7 +154,14 @@ def question_view(
         ]
     else:
         done = _("✅ Corrected.") if p.get("corrected") else _("✅ Recorded. Thank you!")
-        lines += [done, answers(t, draft, symptoms)]
+        lines.append(done)
+        if p.get("urgent"):
+            lines.append(
+                _("⚠️ If this is severe, call {number} or your doctor now.").format(
+                    number=p["urgent"]
+                )
+            )
+        lines.append(answers(t, draft, symptoms))
         if p.get("next") == "ended":
             lines.append(_("That was the last one: your monitoring ends with your quarantine."))
         elif p.get("next"):

@@ -345,6 +345,26 @@ async def test_next_questions_follow_the_quarantine_and_the_pause(
     assert "on 29 November at 09:00" in (await later.wait_for_message())["text"]
 
 
+async def test_a_red_flag_answer_says_whom_to_call_now(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    _, citizen = await activated(service, headers, bot_api, 7015)
+    prompt = await prompt_for(service, headers, citizen)
+    checklist = await step(citizen, prompt, "I don't feel well", "done")
+    checklist = await step(citizen, checklist, "Short of breath at rest", "done")
+    temperature = await step(citizen, checklist, "Done", "nomeas")
+    trend = await step(citizen, temperature, "Not measured", "worse")
+    note = await step(citizen, trend, "Worse", "skip")
+    summary = await step(citizen, note, "Skip", "send")
+    done = await step(citizen, summary, "Send", "correct")
+    assert "call 112 or your doctor now" in done["text"]
+
+    _, well = await activated(service, headers, bot_api, 7016)
+    prompt = await prompt_for(service, headers, well)
+    done = await step(well, prompt, "I feel well", "correct")
+    assert "112" not in done["text"]
+
+
 async def test_switching_language_in_the_middle_of_the_questionnaire(
     service: TestClient, headers: dict, bot_api: SandboxBotApi
 ) -> None:

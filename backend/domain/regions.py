@@ -29,6 +29,7 @@ class Region:
     contact: str | None = None  # how citizens reach the authority (shown in /privacy)
     retention_days: int = 30  # diary data is deleted this long after a case closes
     rules: Rules = DEFAULT_RULES  # when to alert the authority
+    emergency_number: str = "112"  # named after an answer with a red flag (112: EU-wide)
 
     @property
     def symptom_codes(self) -> tuple[str, ...]:
