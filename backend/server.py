@@ -163,6 +163,7 @@ def create_app(
             grace=timedelta(minutes=settings.round_grace_minutes),
             regions_file=settings.regions_file,
             reload_seconds=settings.regions_reload_seconds,
+            regional="scheduler" in roles,  # other roles only follow the regions file
         )
         scheduler.start()
         yield
@@ -178,7 +179,7 @@ def create_app(
     app.cleanup_ctx.append(database)
     if roles & {"api", "bot", "sender"}:  # they all talk to Telegram
         app.cleanup_ctx.append(bot)
-    if schedule and "scheduler" in roles:
+    if schedule:
         app.cleanup_ctx.append(scheduling)
     app.cleanup_ctx.append(gauges)
     log.info("roles: %s", ", ".join(sorted(roles)))

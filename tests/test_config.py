@@ -72,6 +72,8 @@ DB = "postgresql://diary:pw@db.example:5432/diary"
         ({"DIARY_ROLE": "api,cook"}, "DIARY_ROLE"),
         ({"DIARY_ROLE": ","}, "DIARY_ROLE"),
         ({"DIARY_LEASE_SECONDS": "1"}, "DIARY_LEASE_SECONDS"),
+        ({"DIARY_ROUND_GRACE_MINUTES": "0"}, "DIARY_ROUND_GRACE_MINUTES"),  # no round ever
+        ({"DIARY_TRUSTED_PROXY_HOPS": "-1"}, "DIARY_TRUSTED_PROXY_HOPS"),
         ({"DIARY_DATABASE_SSLROOTCERT": "/ca.crt"}, "DIARY_DATABASE_URL"),
         (
             {"DIARY_DATABASE_URL": DB + "?sslrootcert=/x", "DIARY_DATABASE_SSLROOTCERT": "/x"},

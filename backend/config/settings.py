@@ -129,7 +129,7 @@ class Settings:
             roles=parse_roles(env.text("DIARY_ROLE", "all")),
             send_rate=send_rate,
             paid_broadcast=paid,
-            round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 0, 24 * 60),
+            round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 1, 24 * 60),
             regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
             lease_seconds=env.number("DIARY_LEASE_SECONDS", 20, 2, 300),
             trusted_proxy_hops=env.number("DIARY_TRUSTED_PROXY_HOPS", 0, 0, 5),

@@ -39,8 +39,12 @@ class RegionalScheduler:
         regions_file: Path | None = None,
         reload_seconds: int = 60,
         sweep_seconds: int = 60,
+        regional: bool = True,
     ):
+        """``regional=False`` only keeps the regions file current (SIGHUP and the timer), for
+        instances that do not run the scheduler role but still need the regions' settings."""
         self.ctx = ctx
+        self.regional = regional
         self.grace = grace
         self.regions_file = regions_file
         self.reload_seconds = reload_seconds
@@ -72,6 +76,8 @@ class RegionalScheduler:
         return [(job.id, job.next_run_time) for job in self.scheduler.get_jobs()]
 
     def _schedule_regions(self) -> None:
+        if not self.regional:
+            return
         for region in self.ctx.regions:
             self._schedule(region)
 

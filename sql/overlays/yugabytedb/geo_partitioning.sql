@@ -264,6 +264,7 @@ CREATE TABLE rounds (
     origin TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     reminded_at TIMESTAMPTZ,
+    spread_seconds FLOAT8 NOT NULL DEFAULT 0,
     CONSTRAINT rounds_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT rounds_region_fkey FOREIGN KEY (region) REFERENCES regions (id),
     CONSTRAINT rounds_origin_check CHECK (origin IN ('schedule', 'staff'))
