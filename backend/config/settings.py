@@ -56,7 +56,9 @@ class Settings:
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
     roles: frozenset[str] = frozenset(ROLES)
-    sender_poll_seconds: float = 2.0
+    # How often an idle sender looks for messages that another instance wrote (its own are
+    # signalled at once): bounds an alert's extra latency when receivers and sender are apart.
+    sender_poll_seconds: float = 0.5
     # Sender and poller leases: a successor takes over within this long of an instance dying.
     lease_seconds: float = 20.0
     send_rate: float = 30.0  # messages per second overall
