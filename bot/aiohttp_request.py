@@ -97,9 +97,12 @@ class AiohttpRequest(BaseRequest):
         if request_data is None:
             return {}
         if not files:
+            # Exactly what PTB's default HTTPXRequest sends: a form whose values are the JSON
+            # encodings of the parameters (Telegram and every Bot API server accept forms; a
+            # JSON body of strings only, {"chat_id": "555"}, is not what servers are tested with).
             return {
-                "data": request_data.json_payload,
-                "headers": {"Content-Type": "application/json"},
+                "data": request_data.url_encoded_parameters(),
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
             }
         form = aiohttp.FormData()
         for name, value in request_data.json_parameters.items():
