@@ -106,6 +106,13 @@ async def _drop_webhook(application: Application) -> None:
         log.warning("deleteWebhook failed (%s); polling anyway", type(error).__name__)
 
 
+def _poller_ended(task: asyncio.Task) -> None:
+    """The poller retries every failure itself; if it ends anyway, say so loudly: no update
+    arrives any more until a restart."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("polling stopped: %s; restart the bot", type(task.exception()).__name__)
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     endpoint: BotEndpoint,
@@ -136,6 +143,7 @@ async def running_bot(
             await _drop_webhook(application)
             lease = Lease(ctx.db, "poller", timedelta(seconds=lease_seconds))
             poller = asyncio.create_task(poll_forever(application, lease), name="telegram-polling")
+            poller.add_done_callback(_poller_ended)
             log.info("long polling (while this instance holds the poller lease)")
         yield application
     finally:

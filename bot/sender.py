@@ -272,7 +272,7 @@ class OutboxSender:
             async with self._in_flight:
                 answer = await self._call(call)
         except RetryAfter as error:
-            pause = _seconds(error)
+            pause = retry_after_seconds(error)
             self.counts["429"] += 1
             metrics.RATE_LIMITED.inc()
             log.warning("Telegram asks to pause %.0f s (429)", pause)
@@ -342,7 +342,7 @@ class _Next:
     migrated_to: int | None = None  # the group's new chat id
 
 
-def _seconds(error: RetryAfter) -> float:
+def retry_after_seconds(error: RetryAfter) -> float:
     """``retry_after`` in seconds, whichever type PTB gives (PTB_TIMEDELTA set or not)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
