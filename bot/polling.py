@@ -27,10 +27,9 @@ from telegram.error import InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application
 
 from backend import metrics
-from backend.logs import UPDATE_ID
+from backend.logs import UPDATE_ID, redact
 from backend.storage.database import UNAVAILABLE
 from backend.storage.leases import Lease
-from bot.redact import redact
 from bot.sender import retry_after_seconds
 
 log = logging.getLogger(__name__)

@@ -20,12 +20,12 @@ from telegram.helpers import create_deep_linked_url
 
 from backend.config.settings import SettingsError
 from backend.i18n import Catalogs
+from backend.logs import redact
 from backend.services.context import ServiceContext
 from backend.storage.leases import Lease
 from bot.aiohttp_request import AiohttpRequest
 from bot.handlers import Handlers
 from bot.polling import ALLOWED_UPDATES, poll_forever
-from bot.redact import redact
 from bot.render import Renderer
 from bot.sender import IN_FLIGHT, OutboxSender
 from bot.texts import COMMANDS
@@ -61,8 +61,8 @@ def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:
         ApplicationBuilder()
         .token(endpoint.token)
         .base_url(endpoint.base_url)
-        .request(AiohttpRequest(connection_pool_size=IN_FLIGHT))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(AiohttpRequest(connection_pool_size=IN_FLIGHT, token=endpoint.token))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, token=endpoint.token))
         .updater(None)
         .job_queue(None)  # scheduling is ours (APScheduler per region), not PTB's
         .build()

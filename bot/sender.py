@@ -41,6 +41,7 @@ from telegram.warnings import PTBDeprecationWarning
 
 from backend import metrics
 from backend.domain.messages import Kind, Priority
+from backend.logs import redact
 from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
@@ -48,7 +49,6 @@ from backend.storage import outbox as outbox_store
 from backend.storage.database import UNAVAILABLE, Database
 from backend.storage.outbox import BatchResult, OutboxRow
 from bot.pacing import Pacer
-from bot.redact import redact
 from bot.render import BotCall, Renderer, UnknownMessage
 
 log = logging.getLogger(__name__)

@@ -124,3 +124,23 @@ async def test_best_effort_calls_may_fail_in_any_way(
     assert "could not set the command menu (KeyError" in caplog.text
     assert "deleteWebhook failed" in caplog.text
     assert BOT_TOKEN not in caplog.text
+
+
+async def test_the_token_never_appears_in_an_error(
+    database_url: str, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An API URL without /bot glues the token to the port: aiohttp's error quotes the URL."""
+    monkeypatch.setattr(runtime, "GETME_PATIENCE", 0.0)
+    token = "123456:SECRET-part-of-the-token"
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": database_url,
+            "DIARY_TELEGRAM_TOKEN": token,
+            "DIARY_TELEGRAM_API_URL": "http://127.0.0.1:28185",
+        }
+    )
+    with pytest.raises(SettingsError) as raised:
+        await start(settings, clock)
+    message = str(raised.value)
+    assert "SECRET" not in message and "<token>" in message
+    assert "DIARY_TELEGRAM_API_URL" in message
