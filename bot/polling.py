@@ -97,8 +97,12 @@ async def _poll(application: Application, lease: Lease | None, health: PollerHea
                 await asyncio.sleep(1)
             # A batch that outlasts the lease may be fetched again by a successor;
             # processed_updates makes that harmless, as it does after a crash.
+            before = offset
             for data in raw:
                 offset = await _process(application, data, offset)
+            if raw and offset == before:
+                # Nothing in the batch could be confirmed (no update ids): do not spin on it.
+                await asyncio.sleep(1)
         except Exception as error:  # noqa: BLE001 - the poller must survive anything
             health.failed(error)
             delay = _delay(error, health)
@@ -163,7 +167,7 @@ def _log_failure(error: Exception, delay: float, token: str) -> None:
         )
         return
     log.warning(
-        "getUpdates failed (%s: %s); retrying in %.1f s",
+        "polling failed (%s: %s); retrying in %.1f s",
         type(error).__name__,
         redact(str(error), token),
         delay,
