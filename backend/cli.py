@@ -88,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if args.command == "serve" and args.role:
             settings = replace(settings, roles=parse_roles(args.role, "--role"))
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(
+            settings.log_level, settings.log_format, secrets=[settings.telegram_token]
+        )
         if args.command == "serve":
             asyncio.run(serve(settings))
         elif args.command == "migrate":

@@ -110,7 +110,7 @@ async def test_prompt_jobs_fire_at_local_times(ctx: ServiceContext) -> None:
     assert berlin.astimezone(BERLIN).time() == time(8, 0)
     assert kyiv.astimezone(ZoneInfo("Europe/Kyiv")).time() == time(9, 0)
     assert berlin.utcoffset() != kyiv.utcoffset() or berlin.tzinfo != kyiv.tzinfo
-    assert {"sweep:de-koeln", "sweep:ua-kyiv"} <= set(jobs)
+    assert {"sweep:de-koeln", "sweep:ua-kyiv", "prune-updates"} <= set(jobs)
 
 
 async def test_a_round_is_created_once_and_late_within_grace(

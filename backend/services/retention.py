@@ -9,10 +9,15 @@ import asyncpg
 
 from backend.services.context import ServiceContext
 from backend.storage import case_admin
+from backend.storage import updates as update_store
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # cases per transaction: a long purge never holds locks for long
+UPDATE_BATCH = 5000  # processed_updates rows per transaction (small rows, one index)
+# Telegram redelivers an unconfirmed update for at most 24 hours; keep a margin for clock skew
+# and a Bot API server that is slow to give up.
+KEEP_PROCESSED_UPDATES = timedelta(days=3)
 
 
 async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:
@@ -44,3 +49,21 @@ async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) 
             region.retention_days,
         )
     return purged
+
+
+async def prune_processed_updates(
+    ctx: ServiceContext, keep: timedelta = KEEP_PROCESSED_UPDATES, batches: int = 20
+) -> int:
+    """Forget processed updates older than ``keep`` (none can be redelivered); returns how many.
+
+    Not per region: updates are the bot's, and every instance may run this, harmlessly."""
+    cutoff = ctx.clock.now() - keep
+    pruned = 0
+    for _ in range(batches):
+        done = await ctx.db.transaction(update_store.prune_updates, cutoff, UPDATE_BATCH)
+        pruned += done
+        if done < UPDATE_BATCH:
+            break
+    if pruned:
+        log.info("%d processed updates older than %s forgotten", pruned, keep)
+    return pruned
