@@ -55,14 +55,15 @@ class RegionalScheduler:
 
     def start(self) -> None:
         self._schedule_regions()
-        self.scheduler.add_job(
-            self.prune_updates,
-            IntervalTrigger(hours=1, jitter=60),
-            id="prune-updates",
-            next_run_time=datetime.now(UTC),
-            coalesce=True,
-            max_instances=1,
-        )
+        if self.regional:  # housekeeping belongs with the scheduler role
+            self.scheduler.add_job(
+                self.prune_updates,
+                IntervalTrigger(hours=1, jitter=60),
+                id="prune-updates",
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
+            )
         if self.regions_file and self.reload_seconds:
             self.scheduler.add_job(
                 self.reload_if_changed,
