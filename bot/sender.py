@@ -272,13 +272,20 @@ class OutboxSender:
                 return
 
     async def _send(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
-        """One Bot API call: record its result and say how the chat's chain goes on."""
-        if not await self.pacer.turn(row.chat_id, call.method):
-            self._defer(result, [row], self.pacer.paused_for, "paused after 429")
-            return _Next(wait=self.pacer.paused_for)
+        """One Bot API call: record its result and say how the chain goes on.
+
+        The connection slot is taken before the rate slot: a turn granted while waiting for a
+        free connection would go out late, in a burst with others, perhaps after a 429.
+        """
+        async with self._in_flight:
+            if not await self.pacer.turn(row.chat_id, call.method):
+                self._defer(result, [row], self.pacer.paused_for, "paused after 429")
+                return _Next(wait=self.pacer.paused_for)
+            return await self._attempt(row, call, result)
+
+    async def _attempt(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
         try:
-            async with self._in_flight:
-                answer = await self._call(call)
+            answer = await self._call(call)
         except RetryAfter as error:
             pause = retry_after_seconds(error)
             self.counts["429"] += 1
