@@ -417,3 +417,32 @@ async def test_a_resolved_non_reporting_alert_waits_a_full_period(
     assert await check_silence(ctx, REGION) == 0
     clock.advance(timedelta(minutes=1))  # a full period after the resolve
     assert await check_silence(ctx, REGION) == 1
+
+
+async def test_only_staff_of_the_region_may_bind_its_group(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict, ctx: ServiceContext
+) -> None:
+    old, (token, erika), (_, bernd) = authority["group"], authority["Erika"], authority["Bernd"]
+    response = await service.post(f"/api/v1/regions/{REGION}/telegram-group", headers=auth(token))
+    code = (await response.json())["code"]
+    other = bot_api.group(-1_005_300_000, title="Somewhere else")
+    start = f"/start@{bot_api.bot_username} {code}"
+    await bot_api.add_bot_to_group(other, by=bot_api.user(5998, "Mallory", "de"))
+    for person in (bot_api.user(5998), bernd):  # unlinked; linked but for Berlin
+        await person.send_text(start, chat=other)
+        refused = await in_group(other)
+        assert "Nicht berechtigt" in refused["text"]
+    rows = await ctx.db.fetch("SELECT chat_id FROM region_groups WHERE region = $1", REGION)
+    assert [r["chat_id"] for r in rows] == [old.chat_id]  # nothing changed
+
+    await erika.send_text(start, chat=other)  # the code was not spent by the refusals
+    assert "Gesundheitsamt der Stadt Köln" in (await in_group(other))["text"]
+    notice = await in_group(old, lambda m: "nicht mehr" in m["text"])
+    assert "Gesundheitsamt der Stadt Köln" in notice["text"]
+    rows = await ctx.db.fetch(
+        "SELECT detail FROM audit_log WHERE action = 'group.bind' AND region = $1 "
+        "ORDER BY at DESC LIMIT 1",
+        REGION,
+    )
+    assert f'"chat_id": {other.chat_id}' in rows[0]["detail"]
+    assert f'"replaced_chat_id": {old.chat_id}' in rows[0]["detail"]

@@ -17,10 +17,10 @@ import asyncpg
 
 from backend.domain.activation import hash_code, looks_like_code, new_code
 from backend.domain.broadcasts import MAX_TEXT
-from backend.domain.messages import NO_REGION, Outgoing
+from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
 from backend.domain.staff import StaffMember
 from backend.i18n import pick_language
-from backend.services import escalations
+from backend.services import audit, escalations
 from backend.services.broadcasts import create_in
 from backend.services.chat import ChatUpdate, Replies
 from backend.services.context import ServiceContext
@@ -144,19 +144,58 @@ async def link_staff_account(
 async def bind_group(
     ctx: ServiceContext, update: ChatUpdate, user_id: int | None, code: str
 ) -> bool:
-    """``/start@bot group_...`` in a group: the bot was added with a startgroup link."""
+    """``/start@bot group_...`` in a group: the bot was added with a startgroup link.
+
+    A code alone is not enough: whoever holds it could redirect a region's alerts to a group
+    of their own. The person adding the bot must be linked staff who may change the region's
+    data; the group the alerts went to before is told they go elsewhere now.
+    """
 
     async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
-        used = looks_like_code(code) and await group_store.use_code(
-            conn, hash_code(code), "group", ctx.clock.now()
+        now = ctx.clock.now()
+        owner = looks_like_code(code) and await group_store.code_owner(
+            conn, hash_code(code), "group", now
         )
-        region = used and ctx.regions.get(used["region"])
+        region = owner and ctx.regions.get(owner["region"])
         if not region:
             chat.replies.say("group_code_invalid")
             return
-        await group_store.bind_group(conn, region.id, update.chat_id)
         chat.replies.language, chat.replies.region = region.default_language, region.id
+        staff = chat.staff
+        if staff is None or region.id not in staff.regions or staff.role == "viewer":
+            chat.replies.say("group_bind_not_authorised")  # the code stays unused
+            return
+        if not await group_store.use_code(conn, hash_code(code), "group", now):
+            chat.replies.say("group_code_invalid")
+            return
+        previous = await escalations.group_chat(ctx, conn, region)
+        await group_store.bind_group(conn, region.id, update.chat_id)
         chat.replies.say("group_bound", authority=region.name)
+        if previous is not None and previous != update.chat_id:
+            chat.replies.messages.append(
+                Outgoing(
+                    chat_id=previous,
+                    kind=Kind.REPLY,
+                    language=region.default_language,
+                    priority=Priority.ALERT,
+                    dedup_key=f"group-replaced:{update.key}",
+                    payload={
+                        "message": "group_replaced",
+                        "params": {"authority": region.name},
+                        "keyboard": None,
+                    },
+                    region=region.id,
+                )
+            )
+        await audit.record(
+            conn,
+            staff,
+            "group.bind",
+            region.id,
+            now,
+            chat_id=update.chat_id,
+            replaced_chat_id=previous,
+        )
 
     return await once_in_group(ctx, update, user_id, handle)
 

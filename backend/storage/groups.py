@@ -49,6 +49,22 @@ async def use_code(
     return rows[0] if rows else None
 
 
+async def code_owner(
+    conn: asyncpg.Connection, code_hash: str, purpose: str, now: datetime
+) -> asyncpg.Record | None:
+    """A valid code's staff id and region, without spending it (to check who may use it)."""
+    rows = await conn.fetch(
+        """
+        SELECT staff_id, region FROM link_codes
+        WHERE code_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+        """,
+        code_hash,
+        purpose,
+        now,
+    )
+    return rows[0] if rows else None
+
+
 async def link_staff(conn: asyncpg.Connection, staff_id: UUID, telegram_user_id: int) -> None:
     """One Telegram account per staff member, one staff member per account."""
     await conn.execute(
