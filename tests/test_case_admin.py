@@ -16,6 +16,7 @@ from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
 from backend.services.staff import create_staff
 from tests.test_cli import run
+from tests.test_escalations import answer
 
 KOELN = "de-koeln"
 
@@ -313,3 +314,39 @@ async def test_retention_purges_in_batches(
     assert codes[0]["n"] == 0
     reopen = await service.post(f"/api/v1/cases/{closed[0]}/reopen", headers=auth(tokens["staff"]))
     assert reopen.status == 409  # purged data does not come back
+
+
+async def tables_holding(db, text: str) -> list[str]:  # noqa: ANN001
+    """Every table with a row whose text contains ``text`` (any column, JSON included)."""
+    tables = await db.fetch(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    found = []
+    for row in tables:
+        name = row["table_name"]
+        hits = await db.fetch(f'SELECT count(*) AS n FROM "{name}" t WHERE t::TEXT LIKE $1', text)
+        if hits[0]["n"]:
+            found.append(name)
+    return found
+
+
+async def test_after_a_purge_no_table_holds_the_chat_or_the_note(
+    service: TestClient, tokens: dict, ctx: ServiceContext, clock: FixedClock, db, bot_api
+) -> None:
+    chat_id = 9_876_543_211
+    case = await new_case(service, tokens["staff"], language="en", staff_reference="R-chat")
+    citizen = bot_api.user(chat_id, "Purge", "en")
+    await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
+    await citizen.wait_for_message()
+    await service.post(f"/api/v1/regions/{KOELN}/rounds", headers=auth(tokens["staff"]))
+    await answer(citizen, "38.6", ())  # its note names a street and a phone number
+    note = "%Hauptstraße 5%"
+    assert "diary_entries" in await tables_holding(db, note)
+    assert {"outbox", "processed_updates", "cases"} <= set(await tables_holding(db, f"%{chat_id}%"))
+    await service.post(f"/api/v1/cases/{case['id']}/close", headers=auth(tokens["staff"]))
+
+    clock.advance(timedelta(days=31))
+    assert await purge_expired(ctx, KOELN) >= 1
+    assert await tables_holding(db, f"%{chat_id}%") == []
+    assert await tables_holding(db, note) == []
