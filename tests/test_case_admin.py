@@ -15,6 +15,7 @@ from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
 from backend.services.staff import create_staff
+from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
 from tests.test_escalations import answer
 
@@ -350,3 +351,40 @@ async def test_after_a_purge_no_table_holds_the_chat_or_the_note(
     assert await purge_expired(ctx, KOELN) >= 1
     assert await tables_holding(db, f"%{chat_id}%") == []
     assert await tables_holding(db, note) == []
+
+
+async def test_a_disabled_member_can_no_longer_act(
+    service: TestClient, tokens: dict, ctx: ServiceContext, repo_root, database_url: str
+) -> None:
+    leaver = await create_staff(ctx, "Leaver", "staff", [KOELN])
+    await ctx.db.transaction(link_staff, leaver.staff_id, 4_242_424)
+    response = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["staff"])
+    )
+    assert response.status == 403  # admins only
+    response = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["admin"])
+    )
+    assert response.status == 204
+    assert (await service.get("/api/v1/cases", headers=auth(leaver.token))).status == 401
+    assert await ctx.db.transaction(staff_id_for_telegram, 4_242_424) is None
+    rows = await ctx.db.fetch(
+        "SELECT revoked_at FROM staff_tokens WHERE staff_id = $1", leaver.staff_id
+    )
+    assert rows and all(r["revoked_at"] for r in rows)
+    rows = await ctx.db.fetch(
+        "SELECT region, staff_id FROM audit_log WHERE action = 'staff.disable' "
+        "AND detail->>'staff' = $1",
+        str(leaver.staff_id),
+    )
+    assert [r["region"] for r in rows] == [KOELN] and rows[0]["staff_id"] is not None
+    again = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["admin"])
+    )
+    assert again.status == 404
+
+    other = await create_staff(ctx, "Other", "viewer", [KOELN])
+    env = {"DIARY_DATABASE_URL": database_url}
+    code, out, err = await run(repo_root, env, "staff", "disable", "--staff", str(other.staff_id))
+    assert code == 0 and "disabled" in out, err
+    assert (await service.get("/api/v1/cases", headers=auth(other.token))).status == 401
