@@ -534,6 +534,28 @@ CREATE INDEX outbox_by_chat__default ON outbox__default (chat_id HASH)
 
 ALTER INDEX outbox_by_chat ATTACH PARTITION outbox_by_chat__default;
 
+CREATE INDEX outbox_by_age ON ONLY outbox (region HASH, created_at ASC);
+
+CREATE INDEX outbox_by_age__eu_west3 ON outbox_eu_west3 (region HASH, created_at ASC)
+    TABLESPACE eu_west3;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_west3;
+
+CREATE INDEX outbox_by_age__eu_west10 ON outbox_eu_west10 (region HASH, created_at ASC)
+    TABLESPACE eu_west10;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_west10;
+
+CREATE INDEX outbox_by_age__eu_central2 ON outbox_eu_central2 (region HASH, created_at ASC)
+    TABLESPACE eu_central2;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_central2;
+
+CREATE INDEX outbox_by_age__default ON outbox__default (region HASH, created_at ASC)
+    TABLESPACE eu_west3;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__default;
+
 CREATE INDEX outbox_by_subject ON ONLY outbox (subject_id HASH) WHERE subject_id IS NOT NULL;
 
 CREATE INDEX outbox_by_subject__eu_west3 ON outbox_eu_west3 (subject_id HASH)
