@@ -61,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
         "link", help="a one-time code that links a staff member's Telegram account"
     )
     link.add_argument("--staff", required=True, help="the staff member's id")
+    disable = staff.add_parser(
+        "disable", help="offboard a staff member: tokens revoked, Telegram account unlinked"
+    )
+    disable.add_argument("--staff", required=True, help="the staff member's id")
     region = commands.add_parser("region", help="regions").add_subparsers(
         dest="region_command", required=True
     )
@@ -88,7 +92,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = Settings.from_env(os.environ)
         if args.command == "serve" and args.role:
             settings = replace(settings, roles=parse_roles(args.role, "--role"))
-        configure_logging(settings.log_level, settings.log_format)
+        configure_logging(
+            settings.log_level, settings.log_format, secrets=[settings.telegram_token]
+        )
         if args.command == "serve":
             asyncio.run(serve(settings))
         elif args.command == "migrate":
@@ -99,6 +105,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(manage_tokens(settings, args))
         elif args.command == "staff" and args.staff_command == "link":
             asyncio.run(staff_link(settings, args.staff))
+        elif args.command == "staff" and args.staff_command == "disable":
+            asyncio.run(disable_staff(settings, args.staff))
         elif args.command == "region":
             asyncio.run(group_link(settings, args.region))
         elif args.command == "overlay":
@@ -200,6 +208,17 @@ def _uuid(value: str, what: str):  # noqa: ANN202
         return UUID(value)
     except ValueError:
         raise DomainError(f"{value!r} is not a {what} id.") from None
+
+
+async def disable_staff(settings: Settings, staff_id: str) -> None:
+    from backend.services.staff import disable_staff as disable
+
+    ctx = await _context(settings)
+    try:
+        await disable(ctx, _uuid(staff_id, "staff"), None)
+        print("Staff member disabled: tokens revoked, Telegram account unlinked.")
+    finally:
+        await ctx.db.close()
 
 
 async def manage_tokens(settings: Settings, args: argparse.Namespace) -> None:

@@ -10,12 +10,44 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+from collections.abc import Iterable
 from typing import TextIO
+from urllib.parse import quote
 
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 UPDATE_ID: contextvars.ContextVar[int | None] = contextvars.ContextVar("update_id", default=None)
+
+
+TOKEN_PLACEHOLDER = "<token>"
+
+
+def redact(text: str, secret: str | None) -> str:
+    """``text`` with ``secret`` (as given or percent-encoded, as a URL may show it) replaced by
+    ``<token>``. PTB puts the bot token into every request URL and HTTP client errors quote the
+    URL, so any message built from such an error may carry it; whoever has it controls the bot."""
+    if not secret:
+        return text
+    for form in sorted({secret, quote(secret, safe=""), quote(secret)}, key=len, reverse=True):
+        text = text.replace(form, TOKEN_PLACEHOLDER)
+    return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """Another formatter's output with the secrets taken out, tracebacks included: the last
+    line of defence for a library that puts a URL with the token into a message."""
+
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]):
+        super().__init__()
+        self.inner = inner
+        self.secrets = [secret for secret in secrets if secret]
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = self.inner.format(record)
+        for secret in self.secrets:
+            text = redact(text, secret)
+        return text
 
 
 class ContextFilter(logging.Filter):
@@ -25,19 +57,25 @@ class ContextFilter(logging.Filter):
         return True
 
 
-def configure_logging(level: str, fmt: str = "text", stream: TextIO | None = None) -> None:
-    """Log to ``stream`` (standard error by default) as text or as one JSON object per line."""
+def configure_logging(
+    level: str,
+    fmt: str = "text",
+    stream: TextIO | None = None,
+    secrets: Iterable[str | None] = (),
+) -> None:
+    """Log to ``stream`` (standard error by default) as text or as one JSON object per line,
+    with ``secrets`` (the bot token) replaced wherever they appear."""
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.addFilter(ContextFilter())
+    formatter: logging.Formatter
     if fmt == "json":
-        handler.setFormatter(
-            JsonFormatter(
-                "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(update_id)s",
-                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-            )
+        formatter = JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s %(update_id)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
         )
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler.setFormatter(RedactingFormatter(formatter, [s for s in secrets if s]))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet_libraries(level)
 

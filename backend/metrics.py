@@ -15,6 +15,14 @@ MESSAGES_FAILED = Counter(
     "diary_messages_failed_total", "Messages given up for good", ["kind", "reason"]
 )
 RATE_LIMITED = Counter("diary_telegram_429_total", "429 Too Many Requests from Telegram")
+POLL_LAST_SUCCESS = Gauge(
+    "diary_telegram_last_poll_timestamp_seconds",
+    "When getUpdates last answered (Unix time); alert when it falls behind",
+)
+POLL_FAILURES = Counter("diary_telegram_poll_failures_total", "Failed getUpdates calls", ["error"])
+UPDATES_SKIPPED = Counter(
+    "diary_telegram_updates_skipped_total", "Updates that could not be parsed and were skipped"
+)
 OUTBOX_DEPTH = Gauge("diary_outbox_depth", "Messages waiting to be sent", ["priority"])
 ROUND_SECONDS = Histogram(
     "diary_round_duration_seconds",

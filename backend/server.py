@@ -11,6 +11,7 @@ import contextlib
 import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -18,7 +19,7 @@ from telegram.ext import Application
 
 from backend.api.app import create_api
 from backend.config.regions import load_regions
-from backend.config.settings import Settings
+from backend.config.settings import Settings, SettingsError
 from backend.domain.clock import Clock, SystemClock
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
@@ -29,8 +30,12 @@ from backend.services.setup import prepare_database
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from bot.runtime import BotEndpoint, BotIdentity, running_bot, running_sender
+from bot.sandbox import SandboxBotApi
 from bot.sender import OutboxSender
 from bot.webhook import webhook_handler
+
+if TYPE_CHECKING:  # loaded only in sandbox mode
+    from bot.sandbox import SandboxBotApi
 
 log = logging.getLogger(__name__)
 
@@ -163,6 +168,7 @@ def create_app(
             grace=timedelta(minutes=settings.round_grace_minutes),
             regions_file=settings.regions_file,
             reload_seconds=settings.regions_reload_seconds,
+            regional="scheduler" in roles,  # other roles only follow the regions file
         )
         scheduler.start()
         yield
@@ -178,7 +184,7 @@ def create_app(
     app.cleanup_ctx.append(database)
     if roles & {"api", "bot", "sender"}:  # they all talk to Telegram
         app.cleanup_ctx.append(bot)
-    if schedule and "scheduler" in roles:
+    if schedule:
         app.cleanup_ctx.append(scheduling)
     app.cleanup_ctx.append(gauges)
     log.info("roles: %s", ", ".join(sorted(roles)))
@@ -195,6 +201,28 @@ async def _refresh_gauges(ctx: ServiceContext, every: float = 15.0) -> None:
         await asyncio.sleep(every)
 
 
+async def _start_sandbox(sandbox: SandboxBotApi, settings: Settings) -> None:
+    """On DIARY_SANDBOX_PORT; if only the default port is taken (a second service on the same
+    machine, or anything else on 8081), on a free port: the banner names the page's URL."""
+    host, port = settings.http_host, settings.sandbox_port
+    try:
+        await sandbox.start(host=host, port=port)
+        return
+    except OSError as error:
+        if settings.sandbox_port_explicit or port == 0:
+            raise SettingsError(
+                f"DIARY_SANDBOX_PORT {port} cannot be used on {host} "
+                f"({error.strerror or type(error).__name__}); choose another port."
+            ) from None
+    await sandbox.start(host=host, port=0)
+    log.warning(
+        "port %d is taken: the sandbox Bot API listens on %s instead (set DIARY_SANDBOX_PORT "
+        "to choose)",
+        port,
+        sandbox.root_url,
+    )
+
+
 @contextlib.asynccontextmanager
 async def _bot_endpoint(settings: Settings) -> AsyncIterator[BotEndpoint]:
     """Telegram (or the Bot API server the settings name), else the built-in sandbox."""
@@ -206,7 +234,7 @@ async def _bot_endpoint(settings: Settings) -> AsyncIterator[BotEndpoint]:
     sandbox = SandboxBotApi(
         token=SANDBOX_TOKEN, bot_username="SymptomDiarySandboxBot", max_recorded_calls=10_000
     )
-    await sandbox.start(host=settings.http_host, port=settings.sandbox_port)
+    await _start_sandbox(sandbox, settings)
     log.warning(
         "SANDBOX MODE: DIARY_TELEGRAM_TOKEN is not set, so the bot talks to the built-in "
         "loopback Bot API server, not to Telegram. Chat with it as a citizen at %s",

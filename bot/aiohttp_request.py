@@ -15,6 +15,8 @@ from telegram._utils.types import ODVInput
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
+from backend.logs import redact
+
 
 class AiohttpRequest(BaseRequest):
     """One aiohttp session with up to ``connection_pool_size`` connections."""
@@ -27,7 +29,10 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float | None = 5.0,
         pool_timeout: float | None = 1.0,
         media_write_timeout: float | None = 20.0,
+        token: str | None = None,
     ):
+        """``token``: the bot token, kept out of error messages (request URLs contain it)."""
+        self._token = token
         self._pool_size = connection_pool_size
         self._timeouts = {
             "read": read_timeout,
@@ -87,7 +92,12 @@ class AiohttpRequest(BaseRequest):
         except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
-            raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error
+            # aiohttp quotes the URL (InvalidUrlClientError, connection errors), and the URL
+            # holds the token.
+            detail = redact(str(error), self._token)
+            if self._token is None:
+                detail = detail.replace(url, "<Bot API URL>")
+            raise NetworkError(f"aiohttp.{type(error).__name__}: {detail}") from None
 
     def _pick(self, value: ODVInput[float], name: str) -> float | None:
         return self._timeouts[name] if isinstance(value, DefaultValue) else value
@@ -97,9 +107,12 @@ class AiohttpRequest(BaseRequest):
         if request_data is None:
             return {}
         if not files:
+            # Exactly what PTB's default HTTPXRequest sends: a form whose values are the JSON
+            # encodings of the parameters (Telegram and every Bot API server accept forms; a
+            # JSON body of strings only, {"chat_id": "555"}, is not what servers are tested with).
             return {
-                "data": request_data.json_payload,
-                "headers": {"Content-Type": "application/json"},
+                "data": request_data.url_encoded_parameters(),
+                "headers": {"Content-Type": "application/x-www-form-urlencoded"},
             }
         form = aiohttp.FormData()
         for name, value in request_data.json_parameters.items():

@@ -6,6 +6,8 @@ transaction as the state change, and the sender delivers them.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 
 from telegram import Update
@@ -30,15 +32,16 @@ log = logging.getLogger(__name__)
 
 
 def update_key(update: Update) -> str:
-    """The update id plus what identifies its content, so that a redelivery matches and an id
-    that Telegram reuses (ids may restart at a random number after a quiet week) does not."""
-    if update.callback_query:
-        return f"{update.update_id}:q:{update.callback_query.id}"
-    message = update.effective_message
-    if message:
-        sent = int(message.date.timestamp())
-        return f"{update.update_id}:m:{message.chat_id}:{message.message_id}:{sent}"
-    return str(update.update_id)
+    """The update id plus a hash of the whole update, so that a redelivery (the same update,
+    byte for byte in meaning) matches and a reused id does not: Telegram may restart ids after
+    a quiet week, and a restarted Bot API server may number from 1 again while our database
+    remembers the old updates. Message ids and callback query ids can repeat then as well, so
+    only the whole content tells a new update from an old one."""
+    canonical = json.dumps(
+        update.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str
+    )
+    digest = hashlib.sha256(canonical.encode()).hexdigest()
+    return f"{update.update_id}:{digest}"
 
 
 def _chat_update(update: Update) -> ChatUpdate:

@@ -20,6 +20,7 @@ from telegram.helpers import create_deep_linked_url
 
 from backend.config.settings import SettingsError
 from backend.i18n import Catalogs
+from backend.logs import redact
 from backend.services.context import ServiceContext
 from backend.storage.leases import Lease
 from bot.aiohttp_request import AiohttpRequest
@@ -30,6 +31,10 @@ from bot.sender import IN_FLIGHT, OutboxSender
 from bot.texts import COMMANDS
 
 log = logging.getLogger(__name__)
+
+# How long getMe keeps trying a Bot API server that cannot be reached, e.g. one started at the
+# same time as this service.
+GETME_PATIENCE = 30.0
 
 
 @dataclass(frozen=True)
@@ -56,8 +61,8 @@ def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:
         ApplicationBuilder()
         .token(endpoint.token)
         .base_url(endpoint.base_url)
-        .request(AiohttpRequest(connection_pool_size=IN_FLIGHT))
-        .get_updates_request(AiohttpRequest(connection_pool_size=1))
+        .request(AiohttpRequest(connection_pool_size=IN_FLIGHT, token=endpoint.token))
+        .get_updates_request(AiohttpRequest(connection_pool_size=1, token=endpoint.token))
         .updater(None)
         .job_queue(None)  # scheduling is ours (APScheduler per region), not PTB's
         .build()
@@ -67,7 +72,8 @@ def build_application(endpoint: BotEndpoint, handlers: Handlers) -> Application:
 
 
 async def set_commands(application: Application, catalogs: Catalogs) -> None:
-    """Register the command menu in every shipped language (best effort)."""
+    """Register the command menu in every shipped language (best effort: a Bot API server
+    without it, or one answering something odd, must not stop the bot)."""
     try:
         for language in (None, *catalogs.languages):
             t = catalogs.get(language)
@@ -75,35 +81,81 @@ async def set_commands(application: Application, catalogs: Catalogs) -> None:
                 [BotCommand(name, t.gettext(text)) for name, text in COMMANDS],
                 language_code=language,
             )
-    except TelegramError as error:
-        log.warning("could not set the command menu: %s", type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - best effort
+        log.warning("could not set the command menu (%s)", _describe(error, application.bot.token))
 
 
 async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
-    """getMe: the bot must be reachable and the token accepted, else start-up stops."""
+    """getMe: the bot must be reachable and the token accepted, else start-up stops. A server
+    that cannot be reached yet (started at the same time as we were) gets GETME_PATIENCE
+    seconds. The HTTP sessions are closed whenever this fails."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + GETME_PATIENCE
+    delay = 0.5
     try:
-        await application.initialize()
+        while True:
+            try:
+                await application.initialize()
+                break
+            except NetworkError as error:  # also TimedOut and 5xx; not a refused token
+                if loop.time() + delay > deadline:
+                    raise
+                log.warning(
+                    "the Bot API at %s cannot be reached yet (%s); retrying in %.1f s",
+                    endpoint.base_url,
+                    _describe(error, endpoint.token),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+                delay = min(5.0, delay * 2)
+        if not application.bot.username:
+            raise SettingsError(
+                f"The Bot API at {endpoint.base_url} answered getMe without a username, which "
+                "deep links need; check DIARY_TELEGRAM_API_URL."
+            )
     except BaseException as error:
         await application.bot.shutdown()  # close the HTTP connections opened so far
         if isinstance(error, InvalidToken):
             # PTB's own message contains the token; ours must not.
             raise SettingsError(
-                "The Bot API refused DIARY_TELEGRAM_TOKEN (401 Unauthorized); check the token."
+                "The Bot API refused DIARY_TELEGRAM_TOKEN (401 Unauthorized, or 404 when "
+                "DIARY_TELEGRAM_API_URL does not end in /bot); check both."
             ) from None
         if isinstance(error, NetworkError):
             raise SettingsError(
-                f"The Bot API at {endpoint.base_url} cannot be reached ({error.message}); "
-                "check DIARY_TELEGRAM_API_URL and the network."
+                f"The Bot API at {endpoint.base_url} cannot be reached "
+                f"({_describe(error, endpoint.token)}); check DIARY_TELEGRAM_API_URL and the "
+                "network."
+            ) from None
+        if isinstance(error, Exception) and not isinstance(error, SettingsError):
+            raise SettingsError(
+                f"The Bot API at {endpoint.base_url} gave getMe an answer that cannot be used "
+                f"({type(error).__name__}); check DIARY_TELEGRAM_API_URL."
             ) from None
         raise
+
+
+def _describe(error: BaseException, token: str) -> str:
+    """The error's type and message, without the token (client errors quote the URL)."""
+    detail = error.message if isinstance(error, TelegramError) else str(error)
+    return redact(f"{type(error).__name__}: {detail}", token)
 
 
 async def _drop_webhook(application: Application) -> None:
     """Long polling needs no webhook; a Bot API server without webhooks may refuse (fine)."""
     try:
         await application.bot.delete_webhook()
-    except TelegramError as error:
-        log.warning("deleteWebhook failed (%s); polling anyway", type(error).__name__)
+    except Exception as error:  # noqa: BLE001 - best effort
+        log.warning(
+            "deleteWebhook failed (%s); polling anyway", _describe(error, application.bot.token)
+        )
+
+
+def _poller_ended(task: asyncio.Task) -> None:
+    """The poller retries every failure itself; if it ends anyway, say so loudly: no update
+    arrives any more until a restart."""
+    if not task.cancelled() and task.exception() is not None:
+        log.critical("polling stopped: %s; restart the bot", type(task.exception()).__name__)
 
 
 @contextlib.asynccontextmanager
@@ -121,10 +173,16 @@ async def running_bot(
     """Initialise the bot (getMe), then poll or register the webhook; stop cleanly on exit."""
     application = build_application(endpoint, Handlers(ctx, catalogs))
     await _initialize(application, endpoint)
-    identity.username = application.bot.username
-    log.info("bot @%s initialised", identity.username)
-    await set_commands(application, catalogs)
-    await application.start()
+    try:
+        identity.username = application.bot.username
+        log.info("bot @%s initialised", identity.username)
+        await set_commands(application, catalogs)
+        await application.start()
+    except BaseException:
+        if application.running:
+            await application.stop()
+        await application.shutdown()  # closes the HTTP sessions
+        raise
     poller: asyncio.Task | None = None
     try:
         if webhook_url:
@@ -136,6 +194,7 @@ async def running_bot(
             await _drop_webhook(application)
             lease = Lease(ctx.db, "poller", timedelta(seconds=lease_seconds))
             poller = asyncio.create_task(poll_forever(application, lease), name="telegram-polling")
+            poller.add_done_callback(_poller_ended)
             log.info("long polling (while this instance holds the poller lease)")
         yield application
     finally:

@@ -14,8 +14,11 @@ Telegram's answers decide what happens to a message:
   is sent to it;
 - a group migrated to a supergroup: the new chat id is stored and the message resent;
 - 400 Bad Request: failed for good, with Telegram's reason;
-- network errors, timeouts, 5xx: retried with exponential backoff (at most five minutes apart);
-  an authority alert is never given up, anything else after about a day.
+- network errors, timeouts, 5xx, and answers the library cannot make sense of: retried with
+  exponential backoff (at most five minutes apart); an authority alert is never given up,
+  anything else after about a day;
+- best-effort calls (answering a button press, clearing an old keyboard): any error but a 429
+  fails them at once; they are useless later and must not hold the chat's messages back.
 
 Delivery is at least once: results are written per batch, so a crash re-sends at most one
 batch.
@@ -37,7 +40,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, Tele
 from telegram.warnings import PTBDeprecationWarning
 
 from backend import metrics
-from backend.domain.messages import Priority
+from backend.domain.messages import Kind, Priority
+from backend.logs import redact
 from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
@@ -60,6 +64,10 @@ INLINE_WAIT = 1.5  # wait this long for a chat's turn within a batch; defer long
 IN_FLIGHT = 64
 DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError)
 RECORD_ATTEMPTS = 20  # about a minute and a half of database downtime
+# Calls worth making only now: a button press must be answered within about 15 s, and a stale
+# keyboard left in place does no harm. Any error but a 429 fails them at once, so they never
+# hold back the chat's later messages.
+BEST_EFFORT = frozenset({Kind.ANSWER_CALLBACK, Kind.CLEAR_BUTTONS})
 
 
 class OutboxSender:
@@ -264,15 +272,22 @@ class OutboxSender:
                 return
 
     async def _send(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
-        """One Bot API call: record its result and say how the chat's chain goes on."""
-        if not await self.pacer.turn(row.chat_id, call.method):
-            self._defer(result, [row], self.pacer.paused_for, "paused after 429")
-            return _Next(wait=self.pacer.paused_for)
+        """One Bot API call: record its result and say how the chain goes on.
+
+        The connection slot is taken before the rate slot: a turn granted while waiting for a
+        free connection would go out late, in a burst with others, perhaps after a 429.
+        """
+        async with self._in_flight:
+            if not await self.pacer.turn(row.chat_id, call.method):
+                self._defer(result, [row], self.pacer.paused_for, "paused after 429")
+                return _Next(wait=self.pacer.paused_for)
+            return await self._attempt(row, call, result)
+
+    async def _attempt(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
         try:
-            async with self._in_flight:
-                answer = await self._call(call)
+            answer = await self._call(call)
         except RetryAfter as error:
-            pause = _seconds(error)
+            pause = retry_after_seconds(error)
             self.counts["429"] += 1
             metrics.RATE_LIMITED.inc()
             log.warning("Telegram asks to pause %.0f s (429)", pause)
@@ -291,8 +306,19 @@ class OutboxSender:
             else:
                 self._fail(result, row, "bad_request", f"400 {error.message}")
             return _Next()
-        except TelegramError as error:  # NetworkError, TimedOut, 5xx
-            reason = f"{type(error).__name__}: {error.message}"
+        except UnknownMessage as error:
+            self._fail(result, row, "unknown", str(error))
+            return _Next()
+        except Exception as error:  # noqa: BLE001 - see below
+            # NetworkError, TimedOut, 5xx; or anything else the library raised for this one
+            # answer (a KeyError on an HTTP 200 {"ok": false}, say): the message's failure,
+            # never the batch's, or nothing of the batch would be recorded and all of it sent
+            # again.
+            detail = error.message if isinstance(error, TelegramError) else str(error)
+            reason = f"{type(error).__name__}: {redact(detail, self.bot.token)}"
+            if row.kind in BEST_EFFORT:
+                self._fail(result, row, "best_effort", reason)
+                return _Next()
             if row.attempts >= MAX_ATTEMPTS and row.priority != Priority.ALERT:
                 self._fail(result, row, "gave_up", f"after {row.attempts} attempts: {reason}")
                 return _Next()
@@ -342,7 +368,7 @@ class _Next:
     migrated_to: int | None = None  # the group's new chat id
 
 
-def _seconds(error: RetryAfter) -> float:
+def retry_after_seconds(error: RetryAfter) -> float:
     """``retry_after`` in seconds, whichever type PTB gives (PTB_TIMEDELTA set or not)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)

@@ -156,6 +156,15 @@ REPLIES = {
             "account (ask your administrator for a link code) to claim and resolve them."
         )
     ),
+    "group_bind_not_authorised": _simple(
+        N_(
+            "Not authorised: only linked staff of this authority may bind a group. Nothing "
+            "has changed."
+        )
+    ),
+    "group_replaced": _simple(
+        N_("This group no longer receives the alerts of {authority}: they now go to another group.")
+    ),
     "group_code_invalid": _simple(
         N_("This link is not valid or has expired. Please ask for a new one.")
     ),

@@ -123,6 +123,8 @@ async def test_other_regions_are_invisible(client: TestClient, tokens: dict[str,
         ({"quarantine_start": "yesterday"}, ["quarantine_start"]),
         ({"quarantine_end": "2026-02-30"}, ["quarantine_end"]),
         ({"quarantine_end": "2027-06-01"}, ["quarantine_end"]),  # too long
+        # A typo in the year: far ahead, but a valid length.
+        ({"quarantine_start": "9999-12-01", "quarantine_end": "9999-12-14"}, ["quarantine_start"]),
         ({"kind": "suspect"}, ["kind"]),
         ({"region": "atlantis"}, ["region"]),
         ({"region": ""}, ["region"]),

@@ -15,7 +15,9 @@ from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
 from backend.services.staff import create_staff
+from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
+from tests.test_escalations import answer
 
 KOELN = "de-koeln"
 
@@ -93,7 +95,8 @@ async def test_the_old_code_dies_with_a_new_one(service: TestClient, tokens: dic
     await citizen.send_command("start", case["activation_code"])
     assert "expired" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("start", fresh["activation_code"])
-    assert "Willkommen" in (await citizen.wait_for_message())["text"]  # the case's German
+    # Staff gave no language: the person's own (Telegram says English), not Köln's German.
+    assert "Welcome" in (await citizen.wait_for_message())["text"]
 
 
 async def test_move_between_regions(service: TestClient, tokens: dict) -> None:
@@ -313,3 +316,77 @@ async def test_retention_purges_in_batches(
     assert codes[0]["n"] == 0
     reopen = await service.post(f"/api/v1/cases/{closed[0]}/reopen", headers=auth(tokens["staff"]))
     assert reopen.status == 409  # purged data does not come back
+
+
+async def tables_holding(db, text: str) -> list[str]:  # noqa: ANN001
+    """Every table with a row whose text contains ``text`` (any column, JSON included)."""
+    tables = await db.fetch(
+        "SELECT table_name FROM information_schema.tables "
+        "WHERE table_schema = 'public' AND table_type = 'BASE TABLE' ORDER BY table_name"
+    )
+    found = []
+    for row in tables:
+        name = row["table_name"]
+        hits = await db.fetch(f'SELECT count(*) AS n FROM "{name}" t WHERE t::TEXT LIKE $1', text)
+        if hits[0]["n"]:
+            found.append(name)
+    return found
+
+
+async def test_after_a_purge_no_table_holds_the_chat_or_the_note(
+    service: TestClient, tokens: dict, ctx: ServiceContext, clock: FixedClock, db, bot_api
+) -> None:
+    chat_id = 9_876_543_211
+    case = await new_case(service, tokens["staff"], language="en", staff_reference="R-chat")
+    citizen = bot_api.user(chat_id, "Purge", "en")
+    await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
+    await citizen.wait_for_message()
+    await service.post(f"/api/v1/regions/{KOELN}/rounds", headers=auth(tokens["staff"]))
+    await answer(citizen, "38.6", ())  # its note names a street and a phone number
+    note = "%Hauptstraße 5%"
+    assert "diary_entries" in await tables_holding(db, note)
+    # (processed_updates keys are an update id and a hash of its content: no chat id)
+    assert {"outbox", "cases"} <= set(await tables_holding(db, f"%{chat_id}%"))
+    await service.post(f"/api/v1/cases/{case['id']}/close", headers=auth(tokens["staff"]))
+
+    clock.advance(timedelta(days=31))
+    assert await purge_expired(ctx, KOELN) >= 1
+    assert await tables_holding(db, f"%{chat_id}%") == []
+    assert await tables_holding(db, note) == []
+
+
+async def test_a_disabled_member_can_no_longer_act(
+    service: TestClient, tokens: dict, ctx: ServiceContext, repo_root, database_url: str
+) -> None:
+    leaver = await create_staff(ctx, "Leaver", "staff", [KOELN])
+    await ctx.db.transaction(link_staff, leaver.staff_id, 4_242_424)
+    response = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["staff"])
+    )
+    assert response.status == 403  # admins only
+    response = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["admin"])
+    )
+    assert response.status == 204
+    assert (await service.get("/api/v1/cases", headers=auth(leaver.token))).status == 401
+    assert await ctx.db.transaction(staff_id_for_telegram, 4_242_424) is None
+    rows = await ctx.db.fetch(
+        "SELECT revoked_at FROM staff_tokens WHERE staff_id = $1", leaver.staff_id
+    )
+    assert rows and all(r["revoked_at"] for r in rows)
+    rows = await ctx.db.fetch(
+        "SELECT region, staff_id FROM audit_log WHERE action = 'staff.disable' "
+        "AND detail->>'staff' = $1",
+        str(leaver.staff_id),
+    )
+    assert [r["region"] for r in rows] == [KOELN] and rows[0]["staff_id"] is not None
+    again = await service.post(
+        f"/api/v1/staff/{leaver.staff_id}/disable", headers=auth(tokens["admin"])
+    )
+    assert again.status == 404
+
+    other = await create_staff(ctx, "Other", "viewer", [KOELN])
+    env = {"DIARY_DATABASE_URL": database_url}
+    code, out, err = await run(repo_root, env, "staff", "disable", "--staff", str(other.staff_id))
+    assert code == 0 and "disabled" in out, err
+    assert (await service.get("/api/v1/cases", headers=auth(other.token))).status == 401

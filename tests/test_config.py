@@ -54,7 +54,11 @@ DB = "postgresql://diary:pw@db.example:5432/diary"
         ({"DIARY_HTTP_PORT": "eighty"}, "DIARY_HTTP_PORT"),
         ({"DIARY_HTTP_PORT": "70000"}, "DIARY_HTTP_PORT"),
         ({"DIARY_DATABASE_URL": "mysql://u:pw@h/d"}, "DIARY_DATABASE_URL"),
-        ({"DIARY_TELEGRAM_TOKEN": "not-a-token"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_TOKEN": "123:abc/def"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_TOKEN": "123:abc def"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_TOKEN": "123:abc?x"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_TOKEN": "123:abc#x"}, "DIARY_TELEGRAM_TOKEN"),
+        ({"DIARY_TELEGRAM_TOKEN": "123:abc%2F"}, "DIARY_TELEGRAM_TOKEN"),
         ({"DIARY_TELEGRAM_API_URL": "ftp://x"}, "DIARY_TELEGRAM_API_URL"),
         ({"DIARY_WEBHOOK_URL": "https://x.example/hook"}, "DIARY_WEBHOOK_SECRET"),
         (
@@ -72,6 +76,8 @@ DB = "postgresql://diary:pw@db.example:5432/diary"
         ({"DIARY_ROLE": "api,cook"}, "DIARY_ROLE"),
         ({"DIARY_ROLE": ","}, "DIARY_ROLE"),
         ({"DIARY_LEASE_SECONDS": "1"}, "DIARY_LEASE_SECONDS"),
+        ({"DIARY_ROUND_GRACE_MINUTES": "0"}, "DIARY_ROUND_GRACE_MINUTES"),  # no round ever
+        ({"DIARY_TRUSTED_PROXY_HOPS": "-1"}, "DIARY_TRUSTED_PROXY_HOPS"),
         ({"DIARY_DATABASE_SSLROOTCERT": "/ca.crt"}, "DIARY_DATABASE_URL"),
         (
             {"DIARY_DATABASE_URL": DB + "?sslrootcert=/x", "DIARY_DATABASE_SSLROOTCERT": "/x"},
@@ -89,6 +95,22 @@ def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     message = str(raised.value)
     assert named in message and message.endswith(".") and "\n" not in message
     assert "pw@" not in message  # a database password is never echoed
+    assert "abc" not in message  # nor a token
+
+
+@pytest.mark.parametrize("token", ["test-token", "123456:ABC-def_ghi", "1:a.b~c:d"])
+def test_tokens_are_taken_as_the_library_takes_them(token: str) -> None:
+    """Any token that fits into a URL path: a test or self-hosted Bot API server may use its own
+    format."""
+    assert Settings.from_env({"DIARY_TELEGRAM_TOKEN": token}).telegram_token == token
+
+
+def test_an_api_url_not_ending_in_bot_is_warned_about(caplog: pytest.LogCaptureFixture) -> None:
+    Settings.from_env({"DIARY_TELEGRAM_API_URL": "http://127.0.0.1:8081/bot"})
+    assert "does not end in /bot" not in caplog.text
+    settings = Settings.from_env({"DIARY_TELEGRAM_API_URL": "http://127.0.0.1:8081"})
+    assert settings.telegram_api_url == "http://127.0.0.1:8081"  # a warning, not an error
+    assert "DIARY_TELEGRAM_API_URL does not end in /bot" in caplog.text
 
 
 def test_roles_and_database_tls_settings(tmp_path: Path) -> None:

@@ -5,16 +5,21 @@ resolve comment, who may act, non-reporting, reposting, the API and line lists."
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.domain.cases import Case, NewCase
 from backend.domain.clock import FixedClock
+from backend.domain.staff import StaffMember
 from backend.server import RUNNING
+from backend.services import escalations as escalation_service
+from backend.services.cases import register_case
 from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
-from backend.services.staff import create_staff
+from backend.services.staff import authenticate, create_staff
+from backend.storage import cases as case_store
 from bot.callbacks import encode_alert
 from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
 from tests.test_end_to_end import has_button
@@ -372,3 +377,72 @@ async def test_broadcast_from_the_group(
     )
     notice = await bot_api.user(5208).wait_for_message(lambda m: "Testzentrum" in m["text"])
     assert notice["text"].startswith("📢")
+
+
+async def staff_member(ctx: ServiceContext, name: str, role: str = "staff") -> StaffMember:
+    member = await authenticate(ctx, (await create_staff(ctx, name, role, [REGION])).token)
+    assert member is not None
+    return member
+
+
+async def active_case(ctx: ServiceContext, staff: StaffMember, chat_id: int, **extra) -> Case:
+    """A case activated now, without going through the bot (for rules driven by the clock)."""
+    new = NewCase(REGION, "contact", date(2026, 11, 22), date(2026, 12, 5), "en", **extra)
+    registration = await register_case(ctx, staff, new)
+    case = await ctx.db.transaction(
+        case_store.bind_chat, REGION, registration.case.id, chat_id, ctx.clock.now()
+    )
+    assert case is not None
+    return case
+
+
+async def test_a_resolved_non_reporting_alert_waits_a_full_period(
+    ctx: ServiceContext, clock: FixedClock
+) -> None:
+    staff = await staff_member(ctx, "Greta")
+    case = await active_case(ctx, staff, 5301)
+    clock.advance(timedelta(hours=23, minutes=59))
+    assert await check_silence(ctx, REGION) == 0
+    clock.advance(timedelta(minutes=1))
+    assert await check_silence(ctx, REGION) == 1
+    assert await check_silence(ctx, REGION) == 0  # one open alert is enough
+    (alert,) = await ctx.db.fetch(
+        "SELECT id FROM escalations WHERE case_id = $1 AND rule = 'non_reporting'", case.id
+    )
+    clock.advance(timedelta(hours=2))
+    await escalation_service.resolve(ctx, staff, alert["id"], "reached by phone")
+    clock.advance(timedelta(minutes=1))
+    assert await check_silence(ctx, REGION) == 0  # not again a minute later
+    clock.advance(timedelta(hours=23, minutes=58))
+    assert await check_silence(ctx, REGION) == 0
+    clock.advance(timedelta(minutes=1))  # a full period after the resolve
+    assert await check_silence(ctx, REGION) == 1
+
+
+async def test_only_staff_of_the_region_may_bind_its_group(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict, ctx: ServiceContext
+) -> None:
+    old, (token, erika), (_, bernd) = authority["group"], authority["Erika"], authority["Bernd"]
+    response = await service.post(f"/api/v1/regions/{REGION}/telegram-group", headers=auth(token))
+    code = (await response.json())["code"]
+    other = bot_api.group(-1_005_300_000, title="Somewhere else")
+    start = f"/start@{bot_api.bot_username} {code}"
+    await bot_api.add_bot_to_group(other, by=bot_api.user(5998, "Mallory", "de"))
+    for person in (bot_api.user(5998), bernd):  # unlinked; linked but for Berlin
+        await person.send_text(start, chat=other)
+        refused = await in_group(other)
+        assert "Nicht berechtigt" in refused["text"]
+    rows = await ctx.db.fetch("SELECT chat_id FROM region_groups WHERE region = $1", REGION)
+    assert [r["chat_id"] for r in rows] == [old.chat_id]  # nothing changed
+
+    await erika.send_text(start, chat=other)  # the code was not spent by the refusals
+    assert "Gesundheitsamt der Stadt Köln" in (await in_group(other))["text"]
+    notice = await in_group(old, lambda m: "nicht mehr" in m["text"])
+    assert "Gesundheitsamt der Stadt Köln" in notice["text"]
+    rows = await ctx.db.fetch(
+        "SELECT detail FROM audit_log WHERE action = 'group.bind' AND region = $1 "
+        "ORDER BY at DESC LIMIT 1",
+        REGION,
+    )
+    assert f'"chat_id": {other.chat_id}' in rows[0]["detail"]
+    assert f'"replaced_chat_id": {old.chat_id}' in rows[0]["detail"]

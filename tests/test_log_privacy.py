@@ -3,15 +3,17 @@ with every logger of ours at DEBUG, then every captured line is searched."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections.abc import AsyncIterator
+from urllib.parse import quote
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from backend.config.settings import Settings
 from backend.domain.clock import FixedClock
-from backend.logs import quiet_libraries
+from backend.logs import configure_logging, quiet_libraries
 from backend.server import create_app
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
@@ -113,3 +115,21 @@ async def test_a_full_run_logs_nothing_personal_or_secret(
             line += logging.Formatter().formatException(record.exc_info)
         for secret in forbidden:
             assert secret not in line, f"{record.name}: {line[:200]}"
+
+
+def test_the_token_is_taken_out_of_every_log_line_and_traceback() -> None:
+    """The last line of defence: whatever a library puts into a message or an exception."""
+    stream = io.StringIO()
+    configure_logging("INFO", "text", stream=stream, secrets=[BOT_TOKEN, None])
+    try:
+        url = f"http://127.0.0.1:1/bot{BOT_TOKEN}/getMe"
+        try:
+            raise ValueError(url)
+        except ValueError:
+            logging.getLogger("backend.test").exception("request to %s failed", url)
+        logging.getLogger("backend.test").warning("encoded: %s", quote(BOT_TOKEN, safe=""))
+    finally:
+        configure_logging("WARNING")
+    text = stream.getvalue()
+    assert BOT_TOKEN not in text and quote(BOT_TOKEN, safe="") not in text
+    assert text.count("<token>") == 3  # message, traceback, encoded

@@ -4,12 +4,15 @@ server, says so in the log, and a person can chat with it through the sandbox pa
 from __future__ import annotations
 
 import logging
+import socket
+from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 from aiohttp.test_utils import TestClient, TestServer
 
-from backend.config.settings import Settings
+from backend.config.settings import Settings, SettingsError
 from backend.domain.clock import FixedClock
 from backend.server import create_app
 
@@ -51,3 +54,41 @@ async def test_sandbox_mode(
             assert sent.status == 200, await sent.text()
             reply = await bot_reply(http, messages, after=0)
             assert "personal link your health authority gave you" in reply["text"]
+
+
+@pytest.fixture
+def taken_port() -> Iterator[int]:
+    """A port something else listens on."""
+    with socket.create_server(("127.0.0.1", 0)) as sock:
+        yield sock.getsockname()[1]
+
+
+async def test_a_taken_default_port_falls_back_to_a_free_one(
+    database_url: str, clock: FixedClock, caplog: pytest.LogCaptureFixture, taken_port: int
+) -> None:
+    settings = Settings.from_env({"DIARY_DATABASE_URL": database_url})
+    assert not settings.sandbox_port_explicit
+    settings = replace(settings, sandbox_port=taken_port)  # as if 8081 were the taken one
+    caplog.set_level(logging.INFO)
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        assert (await client.get("/healthz")).status == 200
+        fallback = [r.getMessage() for r in caplog.records if "is taken" in r.getMessage()]
+        assert len(fallback) == 1 and f"port {taken_port} is taken" in fallback[0]
+        url = fallback[0].split(" listens on ")[1].split()[0]
+        assert url.startswith("http://127.0.0.1:") and not url.endswith(f":{taken_port}")
+        async with ClientSession() as http:
+            assert (await http.get(url + "/sandbox/")).status == 200
+
+
+async def test_a_taken_explicit_port_stops_start_up(
+    database_url: str, clock: FixedClock, taken_port: int
+) -> None:
+    settings = Settings.from_env(
+        {"DIARY_DATABASE_URL": database_url, "DIARY_SANDBOX_PORT": str(taken_port)}
+    )
+    runner = web.AppRunner(create_app(settings, clock=clock))
+    try:
+        with pytest.raises(SettingsError, match=f"DIARY_SANDBOX_PORT {taken_port} cannot be used"):
+            await runner.setup()
+    finally:
+        await runner.cleanup()

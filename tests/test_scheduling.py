@@ -21,6 +21,7 @@ from backend.scheduling.scheduler import RegionalScheduler
 from backend.services.context import ServiceContext
 from backend.services.schedule import close_finished_cases, run_due_rounds, send_reminders
 from backend.storage import cases as case_store
+from backend.storage import rounds as round_store
 from backend.storage.database import Database
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -85,7 +86,12 @@ def test_recent_slots_are_local_and_bounded() -> None:
 
 def test_closing_time_is_in_the_daytime() -> None:
     evening = Region("x", "X", "Europe/Kyiv", ("uk",), (time(9), time(20)))
-    assert evening.closing_time == time(20, 0)
+    assert evening.closing_time == time(19, 30)  # due early enough to go out before 20:00
+    due = datetime.combine(date(2026, 12, 1), evening.closing_time, tzinfo=evening.zone)
+    assert evening.may_send_closing(due)
+    assert not evening.may_send_closing(due.replace(hour=20))
+    night = Region("n", "N", "Europe/Berlin", ("de",), (time(9), time(23, 30)))
+    assert night.closing_time == time(19, 30)
     morning = Region("y", "Y", "Europe/Berlin", ("de",), (time(6, 30),))
     assert morning.closing_time == time(8, 0)
     usual = Region("z", "Z", "Europe/Berlin", ("de",), (time(8), time(18)))
@@ -104,7 +110,7 @@ async def test_prompt_jobs_fire_at_local_times(ctx: ServiceContext) -> None:
     assert berlin.astimezone(BERLIN).time() == time(8, 0)
     assert kyiv.astimezone(ZoneInfo("Europe/Kyiv")).time() == time(9, 0)
     assert berlin.utcoffset() != kyiv.utcoffset() or berlin.tzinfo != kyiv.tzinfo
-    assert {"sweep:de-koeln", "sweep:ua-kyiv"} <= set(jobs)
+    assert {"sweep:de-koeln", "sweep:ua-kyiv", "prune-updates"} <= set(jobs)
 
 
 async def test_a_round_is_created_once_and_late_within_grace(
@@ -151,7 +157,8 @@ async def test_one_reminder_and_never_two_within_12_hours(
     await db.fetch("UPDATE prompts SET answered_at = now() WHERE case_id = $1", answered_case)
     clock.set(datetime(2026, 11, 26, 11, 59, tzinfo=kyiv))  # 2:59 after the round
     assert await send_reminders(ctx, "ua-kyiv") == 0
-    clock.set(datetime(2026, 11, 26, 12, 0, tzinfo=kyiv))  # the region's 3 hours
+    # The region's 3 hours after each prompt's turn (turns are 1/30 s apart).
+    clock.set(datetime(2026, 11, 26, 12, 0, 1, tzinfo=kyiv))
     assert await send_reminders(ctx, "ua-kyiv") == 1
     assert await send_reminders(ctx, "ua-kyiv") == 0  # once
     assert len(await outbox_for(db, quiet, "reminder")) == 1
@@ -159,10 +166,40 @@ async def test_one_reminder_and_never_two_within_12_hours(
     # The 20:00 round goes unanswered too, but the last reminder was only 11 hours ago.
     clock.set(datetime(2026, 11, 26, 20, 0, tzinfo=kyiv))
     await run_due_rounds(ctx, "ua-kyiv", GRACE)
-    clock.set(datetime(2026, 11, 26, 23, 0, tzinfo=kyiv))
+    clock.set(datetime(2026, 11, 26, 23, 0, 1, tzinfo=kyiv))
     assert await send_reminders(ctx, "ua-kyiv") == 1  # only the one not reminded today
     assert len(await outbox_for(db, quiet, "reminder")) == 1
     assert len(await outbox_for(db, answered, "reminder")) == 1
+
+
+async def test_reminders_count_from_each_prompts_turn_in_a_spread_round(
+    ctx: ServiceContext, clock: FixedClock, db: Database
+) -> None:
+    """A round too big to send at once: nobody is reminded while their prompt is queued."""
+    await db.fetch("UPDATE cases SET status = 'closed' WHERE region = 'ua-kyiv'")  # others'
+    chats = [
+        (await new_case(ctx, "ua-kyiv", date(2026, 11, 20), date(2026, 12, 3)))[2] for _ in range(3)
+    ]
+    kyiv = ZoneInfo("Europe/Kyiv")
+    clock.set(datetime(2026, 11, 26, 9, 0, tzinfo=kyiv))
+
+    async def huge_round(conn) -> int:  # as if 30/s had to carry a round of 216,000
+        round_id = await round_store.insert_round(
+            conn, "ua-kyiv", date(2026, 11, 26), "09:00-spread-test", "schedule", clock.now()
+        )
+        return await round_store.expand_round(
+            conn, "ua-kyiv", round_id, date(2026, 11, 26), timedelta(hours=2)
+        )
+
+    assert await db.transaction(huge_round) == 3
+    reminded = []
+    for hours in (3, 5, 7):  # 3 hours after the first, second and third turn
+        clock.set(datetime(2026, 11, 26, 9 + hours, 0, 1, tzinfo=kyiv))
+        reminded.append(await send_reminders(ctx, "ua-kyiv"))
+    assert reminded == [1, 1, 1]
+    assert [len(await outbox_for(db, chat, "reminder")) for chat in chats] == [1, 1, 1]
+    rows = await db.fetch("SELECT reminded_at FROM rounds WHERE slot = '09:00-spread-test'")
+    assert rows[0]["reminded_at"] is not None  # done: its last turn has passed
 
 
 async def test_cases_close_on_their_last_day_in_the_daytime(
@@ -230,3 +267,27 @@ async def test_the_regions_file_reloads_without_a_restart(
         assert "prompt:de-koeln:11:45" in dict(scheduler.jobs())
     finally:
         scheduler.shutdown()
+
+
+async def test_instances_without_the_scheduler_role_follow_the_regions_file(
+    ctx: ServiceContext, tmp_path: Path
+) -> None:
+    """An API-only instance schedules nothing but still sees a changed regions file (its
+    languages, groups and rules decide what the API and the bot do)."""
+    regions_file = tmp_path / "regions.toml"
+    shutil.copy(DEFAULT_REGIONS_FILE, regions_file)
+    watcher = RegionalScheduler(ctx, grace=GRACE, regions_file=regions_file, regional=False)
+    watcher.start()
+    try:
+        assert [job for job, _ in watcher.jobs()] == ["reload-regions"]
+        regions_file.write_text(
+            regions_file.read_text().replace(
+                'name = "Gesundheitsamt der Stadt Köln"', 'name = "GA Köln"'
+            )
+        )
+        os.utime(regions_file, (5, 6))
+        assert await watcher.reload_if_changed()
+        assert ctx.regions.require("de-koeln").name == "GA Köln"
+        assert [job for job, _ in watcher.jobs()] == ["reload-regions"]
+    finally:
+        watcher.shutdown()

@@ -167,3 +167,53 @@ async def test_an_edit_that_changes_nothing_counts_as_sent(
     await enqueue(db, edit)
     await sender.send_due()
     assert (await row_state(db))[0]["sent"], await row_state(db)
+
+
+def best_effort(chat_id: int, kind: Kind, **payload: object) -> Outgoing:
+    return Outgoing(
+        chat_id=chat_id,
+        kind=kind,
+        language="en",
+        priority=Priority.INTERACTIVE,
+        dedup_key=f"test:{uuid.uuid4()}",
+        payload=payload,
+    )
+
+
+async def test_best_effort_calls_fail_at_once_and_hold_nothing_back(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    """A button press is answered within seconds or never; a stale keyboard does no harm."""
+    user = bot_api.user(6020, "B", "en")
+    bot_api.fail_next("answerCallbackQuery", error_code=502)
+    bot_api.fail_next("editMessageReplyMarkup", error_code=500, chat_id=6020)
+    await enqueue(
+        db,
+        best_effort(6020, Kind.ANSWER_CALLBACK, query="q-1", notice="recorded"),
+        best_effort(6020, Kind.CLEAR_BUTTONS, message_id=1),
+        reply(6020),
+    )
+    assert await sender.send_due() == 3
+    answer, clear, message = await row_state(db)
+    assert answer["failed"] and not answer["later"] and answer["attempts"] <= 1
+    assert clear["failed"] and not clear["later"]
+    assert message["sent"] and len(user.messages) == 1
+
+
+async def test_an_answer_the_library_cannot_understand_fails_that_message_only(
+    sender: OutboxSender, db: Database, bot_api: SandboxBotApi
+) -> None:
+    """HTTP 200 with {"ok": false} makes PTB raise KeyError: that message is retried later
+    like after a network error (counting an attempt); the rest of the batch is recorded."""
+    odd = bot_api.user(6021, "Odd", "en")
+    fine = bot_api.user(6022, "Fine", "en")
+    bot_api.answer_next("sendMessage", {"ok": False}, chat_id=6021)
+    await enqueue(db, reply(6021), reply(6022))
+    assert await sender.send_due() == 2
+    first, second = await row_state(db)
+    assert not first["sent"] and not first["failed"] and first["later"]
+    assert first["attempts"] == 1 and "KeyError" in first["last_error"]
+    assert second["sent"] and len(fine.messages) == 1
+    await make_due(db)
+    assert await sender.send_due() == 1  # only the deferred one, sent now
+    assert len(odd.messages) == 1 and len(fine.messages) == 1

@@ -125,3 +125,49 @@ async def test_a_reused_update_id_with_new_content_is_applied(
             assert (await http.post(webhook_service, json=update, headers=headers)).status == 200
             await chat.wait_for_message()
     assert len(chat.messages) == 2
+
+
+def press_update(update_id: int, query_id: str, data: str) -> dict:
+    user = {"id": 4001, "is_bot": False, "first_name": "W", "language_code": "en"}
+    return {
+        "update_id": update_id,
+        "callback_query": {
+            "id": query_id,
+            "from": user,
+            "chat_instance": "1",
+            "data": data,
+            "message": {
+                "message_id": 1,
+                "date": 1795000000,
+                "chat": {"id": 4001, "type": "private", "first_name": "W"},
+                "text": "a question",
+            },
+        },
+    }
+
+
+async def test_a_restarted_server_reusing_ids_is_not_mistaken_for_a_redelivery(
+    webhook_service: str, bot_api: SandboxBotApi
+) -> None:
+    """A Bot API server that restarts numbers updates, messages and callback queries from 1
+    again while our database remembers the old ones: only the whole content tells them apart.
+    Same update id, message id and date, different text; same update id and query id,
+    different button."""
+    chat = bot_api.user(4001, "W", "en")
+    headers = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+    async with ClientSession() as http:
+        for text in ("/help", "/privacy"):
+            update = message_update(1, text, message_id=1)
+            assert (await http.post(webhook_service, json=update, headers=headers)).status == 200
+            await chat.wait_for_message()
+        for data in ("q:stale-1", "q:stale-2"):
+            update = press_update(1, "1", data)
+            assert (await http.post(webhook_service, json=update, headers=headers)).status == 200
+        # ... and a true redelivery of the last press is still applied only once.
+        assert (await http.post(webhook_service, json=update, headers=headers)).status == 200
+        marker = message_update(2, "/help", message_id=2)
+        assert (await http.post(webhook_service, json=marker, headers=headers)).status == 200
+    await chat.wait_for_message()
+    assert len(chat.messages) == 3
+    answers = [p for method, p in bot_api.calls if method == "answerCallbackQuery"]
+    assert [p["callback_query_id"] for p in answers] == ["1", "1"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from backend.api import schemas
-from backend.api.keys import CONTEXT
+from backend.api.keys import CONTEXT, staff_of
 from backend.api.registry import API, Access
 from backend.api.requests import body_of, decode_cursor, encode_cursor, query_of, uuid_param
 from backend.api.responses import reply, staff_model, token_model
@@ -85,6 +85,20 @@ async def create_token(request: web.Request) -> web.Response:
 )
 async def revoke_token(request: web.Request) -> web.Response:
     await service.revoke_token(request.app[CONTEXT], uuid_param(request, "token_id", "token"))
+    return web.Response(status=204)
+
+
+@API.post(
+    "/staff/{staff_id}/disable",
+    access=Access.ADMIN,
+    status=204,
+    response=None,
+    summary="Disable a staff member (offboarding): tokens revoked, Telegram account unlinked",
+    tags=("admin",),
+)
+async def disable_staff(request: web.Request) -> web.Response:
+    staff_id = uuid_param(request, "staff_id", "staff member")
+    await service.disable_staff(request.app[CONTEXT], staff_id, staff_of(request))
     return web.Response(status=204)
 
 

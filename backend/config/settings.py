@@ -7,6 +7,7 @@ with one sentence that names the variable (``SettingsError``), and secrets never
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -18,9 +19,13 @@ from backend.config.database_tls import with_tls
 
 DEFAULT_TELEGRAM_API_URL = "https://api.telegram.org/bot"
 DEFAULT_REGIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "regions.example.toml"
-_TELEGRAM_TOKEN = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{1,100}$")
+# PTB accepts any token and puts it into the URL path (<base_url><token>/<method>); a test or
+# self-hosted Bot API server may use tokens like "test-token". Refuse only what breaks the URL.
+_TOKEN_BREAKS_URL = re.compile(r"[\s/?#%]")
 _DB_SCHEMES = ("postgresql", "postgres", "cockroachdb")
 ROLES = ("api", "bot", "scheduler", "sender")  # what one process does; "all" is every role
+
+log = logging.getLogger(__name__)
 
 
 def parse_roles(value: str, name: str = "DIARY_ROLE") -> frozenset[str]:
@@ -50,13 +55,17 @@ class Settings:
     http_host: str = "127.0.0.1"
     http_port: int = 8080
     sandbox_port: int = 8081
+    # Set explicitly: a taken port stops start-up; the default falls back to a free port.
+    sandbox_port_explicit: bool = False
     regions_file: Path = DEFAULT_REGIONS_FILE
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
     log_level: str = "INFO"
     log_format: str = "text"  # or "json": one JSON object per line
     roles: frozenset[str] = frozenset(ROLES)
-    sender_poll_seconds: float = 2.0
+    # How often an idle sender looks for messages that another instance wrote (its own are
+    # signalled at once): bounds an alert's extra latency when receivers and sender are apart.
+    sender_poll_seconds: float = 0.5
     # Sender and poller leases: a successor takes over within this long of an instance dying.
     lease_seconds: float = 20.0
     send_rate: float = 30.0  # messages per second overall
@@ -94,10 +103,20 @@ class Settings:
                 "DIARY_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters)."
             )
         token = env.secret("DIARY_TELEGRAM_TOKEN")
-        if token is not None and not _TELEGRAM_TOKEN.match(token):
+        if token is not None and _TOKEN_BREAKS_URL.search(token):
+            # Never echo the token, not even a wrong one: it may be nearly right.
             raise SettingsError(
-                "DIARY_TELEGRAM_TOKEN does not look like a bot token (digits, a colon, then "
-                "letters, digits, _ or -)."
+                "DIARY_TELEGRAM_TOKEN must not contain whitespace, /, ?, # or %: the token "
+                "becomes part of every Bot API URL."
+            )
+        api_url = env.url(
+            "DIARY_TELEGRAM_API_URL", schemes=("http", "https"), default=DEFAULT_TELEGRAM_API_URL
+        )
+        if not urlsplit(api_url).path.endswith("/bot"):
+            log.warning(
+                "DIARY_TELEGRAM_API_URL does not end in /bot: the token is appended to it "
+                "directly (%s<token>/getMe), which Bot API servers usually do not answer",
+                api_url,
             )
         paid = env.flag("DIARY_PAID_BROADCAST")
         # Telegram: about 30 messages/s for free, up to 1000/s with paid broadcasts.
@@ -111,14 +130,11 @@ class Settings:
             database_url=env.database_url("DIARY_DATABASE_URL"),
             data_dir=env.path("DIARY_DATA_DIR", Path("var")),
             telegram_token=token,
-            telegram_api_url=env.url(
-                "DIARY_TELEGRAM_API_URL",
-                schemes=("http", "https"),
-                default=DEFAULT_TELEGRAM_API_URL,
-            ),
+            telegram_api_url=api_url,
             http_host=env.text("DIARY_HTTP_HOST", "127.0.0.1"),
             http_port=env.port("DIARY_HTTP_PORT", 8080),
             sandbox_port=env.port("DIARY_SANDBOX_PORT", 8081),
+            sandbox_port_explicit=env.raw("DIARY_SANDBOX_PORT") is not None,
             regions_file=regions_file,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
@@ -129,7 +145,7 @@ class Settings:
             roles=parse_roles(env.text("DIARY_ROLE", "all")),
             send_rate=send_rate,
             paid_broadcast=paid,
-            round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 0, 24 * 60),
+            round_grace_minutes=env.number("DIARY_ROUND_GRACE_MINUTES", 120, 1, 24 * 60),
             regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
             lease_seconds=env.number("DIARY_LEASE_SECONDS", 20, 2, 300),
             trusted_proxy_hops=env.number("DIARY_TRUSTED_PROXY_HOPS", 0, 0, 5),

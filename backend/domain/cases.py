@@ -9,6 +9,7 @@ from uuid import UUID
 from backend.domain.errors import Invalid
 
 CASE_KINDS = ("index", "contact")
+MAX_DAYS_AHEAD = 90  # a quarantine is ordered for now, not for next year
 MAX_QUARANTINE_DAYS = 60
 MAX_STAFF_REFERENCE = 64
 MAX_LABEL = 30
@@ -44,6 +45,11 @@ def validate_new_case(case: NewCase, today: date, languages: tuple[str, ...]) ->
         )
     if case.quarantine_end < today:
         raise Invalid("quarantine_end", "quarantine_end lies in the past; nothing to monitor.")
+    if (case.quarantine_start - today).days > MAX_DAYS_AHEAD:
+        raise Invalid(
+            "quarantine_start",
+            f"quarantine_start may lie at most {MAX_DAYS_AHEAD} days ahead (a typo in the year?).",
+        )
     if case.language not in languages:
         raise Invalid("language", f"language must be one of {', '.join(sorted(languages))}.")
     if case.label is not None and not 1 <= len(case.label) <= MAX_LABEL:

@@ -12,6 +12,8 @@ from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
 # Closing messages ("your monitoring has ended") go out only in the daytime.
 CLOSING_EARLIEST = time(8, 0)
 CLOSING_LATEST = time(20, 0)
+# The latest a closing may be due: it leaves half an hour to send it before 20:00.
+CLOSING_LAST_DUE = time(19, 30)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,9 @@ class Region:
         """When the last day's closing message goes out: an hour after the last prompt, but
         always inside 08:00-20:00 local time, when a message does not wake anyone."""
         last = datetime.combine(date(2000, 1, 1), self.prompt_times[-1]) + timedelta(hours=1)
-        return min(max(last.time(), CLOSING_EARLIEST), CLOSING_LATEST)
+        if self.prompt_times[-1] >= time(23):  # an hour later is tomorrow: take the latest
+            return CLOSING_LAST_DUE
+        return min(max(last.time(), CLOSING_EARLIEST), CLOSING_LAST_DUE)
 
     def may_send_closing(self, instant: datetime) -> bool:
         return CLOSING_EARLIEST <= instant.astimezone(self.zone).time() < CLOSING_LATEST

@@ -23,7 +23,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from backend.domain.regions import Region
 from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
-from backend.services.retention import purge_expired
+from backend.services.retention import prune_processed_updates, purge_expired
 from backend.services.schedule import close_finished_cases, run_due_rounds, send_reminders
 from backend.services.setup import reload_regions
 
@@ -39,8 +39,12 @@ class RegionalScheduler:
         regions_file: Path | None = None,
         reload_seconds: int = 60,
         sweep_seconds: int = 60,
+        regional: bool = True,
     ):
+        """``regional=False`` only keeps the regions file current (SIGHUP and the timer), for
+        instances that do not run the scheduler role but still need the regions' settings."""
         self.ctx = ctx
+        self.regional = regional
         self.grace = grace
         self.regions_file = regions_file
         self.reload_seconds = reload_seconds
@@ -51,6 +55,15 @@ class RegionalScheduler:
 
     def start(self) -> None:
         self._schedule_regions()
+        if self.regional:  # housekeeping belongs with the scheduler role
+            self.scheduler.add_job(
+                self.prune_updates,
+                IntervalTrigger(hours=1, jitter=60),
+                id="prune-updates",
+                next_run_time=datetime.now(UTC),
+                coalesce=True,
+                max_instances=1,
+            )
         if self.regions_file and self.reload_seconds:
             self.scheduler.add_job(
                 self.reload_if_changed,
@@ -72,6 +85,8 @@ class RegionalScheduler:
         return [(job.id, job.next_run_time) for job in self.scheduler.get_jobs()]
 
     def _schedule_regions(self) -> None:
+        if not self.regional:
+            return
         for region in self.ctx.regions:
             self._schedule(region)
 
@@ -133,6 +148,15 @@ class RegionalScheduler:
                 log.warning("%s for %s failed: %s", job.__name__, args[0], type(error).__name__)
 
         return run
+
+    async def prune_updates(self) -> None:
+        """Processed updates are kept only as long as Telegram could redeliver them."""
+        try:
+            await prune_processed_updates(self.ctx)
+        except asyncio.CancelledError:
+            log.info("pruning processed updates was interrupted by shutdown")
+        except Exception as error:  # the next hour does the same work
+            log.warning("pruning processed updates failed: %s", type(error).__name__)
 
     async def reload_if_changed(self) -> bool:
         mtime = self._mtime()

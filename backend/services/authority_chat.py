@@ -17,10 +17,10 @@ import asyncpg
 
 from backend.domain.activation import hash_code, looks_like_code, new_code
 from backend.domain.broadcasts import MAX_TEXT
-from backend.domain.messages import NO_REGION, Outgoing
+from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
 from backend.domain.staff import StaffMember
 from backend.i18n import pick_language
-from backend.services import escalations
+from backend.services import audit, escalations
 from backend.services.broadcasts import create_in
 from backend.services.chat import ChatUpdate, Replies
 from backend.services.context import ServiceContext
@@ -29,6 +29,7 @@ from backend.storage import groups as group_store
 from backend.storage import outbox as outbox_store
 from backend.storage import staff as staff_store
 from backend.storage.broadcasts import count_recipients
+from backend.storage.escalations import Escalation
 from backend.storage.updates import claim_update
 
 CODE_LIFETIME = timedelta(hours=24)
@@ -71,22 +72,45 @@ class GroupChat:
 
     update: ChatUpdate
     user_id: int | None
-    region: str | None
+    region: str | None  # the region whose authority group this is
     replies: Replies
     staff: StaffMember | None = None
+    # Regions whose alerts are posted here: the group's own, and those naming this chat as
+    # their fallback for unclaimed urgent alerts.
+    alert_regions: tuple[str, ...] = ()
 
     @property
     def authorised(self) -> bool:
         """Linked staff of this group's region who may change data."""
+        return self.region is not None and self.may_write(self.region)
+
+    def may_write(self, region: str) -> bool:
         return (
-            self.staff is not None
-            and self.region is not None
-            and self.region in self.staff.regions
-            and self.staff.role != "viewer"
+            self.staff is not None and region in self.staff.regions and self.staff.role != "viewer"
         )
 
 
 GroupHandler = Callable[[asyncpg.Connection, GroupChat], Awaitable[None]]
+
+
+async def chat_regions(
+    ctx: ServiceContext, conn: asyncpg.Connection, chat_id: int
+) -> tuple[str | None, tuple[str, ...]]:
+    """The region whose authority group ``chat_id`` is, and every region whose alerts are
+    posted there. A group configured in the regions file is found under its new id after
+    it became a supergroup; a startgroup binding overrides the file."""
+    bound = await group_store.region_of_group(conn, chat_id)
+    ids = await group_store.earlier_chat_ids(conn, chat_id)
+    if bound is None:
+        for region in ctx.regions:
+            if region.authority_chat_id in ids and not await group_store.bound_group(
+                conn, region.id
+            ):
+                bound = region.id
+                break
+    fallback = [r.id for r in ctx.regions if r.rules.fallback_chat_id in ids]
+    alert_regions = ([bound] if bound else []) + [r for r in fallback if r != bound]
+    return bound, tuple(alert_regions)
 
 
 async def once_in_group(
@@ -98,9 +122,7 @@ async def once_in_group(
     async def body(conn: asyncpg.Connection) -> list[Outgoing] | None:
         if not await claim_update(conn, update.key):
             return None
-        region_id = await group_store.region_of_group(conn, update.chat_id) or next(
-            (r.id for r in ctx.regions if r.authority_chat_id == update.chat_id), None
-        )
+        region_id, alert_regions = await chat_regions(ctx, conn, update.chat_id)
         region = ctx.regions.get(region_id) if region_id else None
         language = (
             region.default_language
@@ -108,7 +130,11 @@ async def once_in_group(
             else pick_language(ctx.languages, update.telegram_language)
         )
         chat = GroupChat(
-            update, user_id, region_id, Replies(update, language, region_id or NO_REGION)
+            update,
+            user_id,
+            region_id,
+            Replies(update, language, region_id or NO_REGION),
+            alert_regions=alert_regions,
         )
         staff_id = user_id and await group_store.staff_id_for_telegram(conn, user_id)
         chat.staff = staff_id and await staff_store.get_member(conn, staff_id) or None
@@ -144,21 +170,78 @@ async def link_staff_account(
 async def bind_group(
     ctx: ServiceContext, update: ChatUpdate, user_id: int | None, code: str
 ) -> bool:
-    """``/start@bot group_...`` in a group: the bot was added with a startgroup link."""
+    """``/start@bot group_...`` in a group: the bot was added with a startgroup link.
+
+    A code alone is not enough: whoever holds it could redirect a region's alerts to a group
+    of their own. The person adding the bot must be linked staff who may change the region's
+    data; the group the alerts went to before is told they go elsewhere now.
+    """
 
     async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
-        used = looks_like_code(code) and await group_store.use_code(
-            conn, hash_code(code), "group", ctx.clock.now()
+        now = ctx.clock.now()
+        owner = looks_like_code(code) and await group_store.code_owner(
+            conn, hash_code(code), "group", now
         )
-        region = used and ctx.regions.get(used["region"])
+        region = owner and ctx.regions.get(owner["region"])
         if not region:
             chat.replies.say("group_code_invalid")
             return
-        await group_store.bind_group(conn, region.id, update.chat_id)
         chat.replies.language, chat.replies.region = region.default_language, region.id
+        staff = chat.staff
+        if staff is None or region.id not in staff.regions or staff.role == "viewer":
+            chat.replies.say("group_bind_not_authorised")  # the code stays unused
+            return
+        if not await group_store.use_code(conn, hash_code(code), "group", now):
+            chat.replies.say("group_code_invalid")
+            return
+        previous = await escalations.group_chat(ctx, conn, region)
+        await group_store.bind_group(conn, region.id, update.chat_id)
         chat.replies.say("group_bound", authority=region.name)
+        if previous is not None and previous != update.chat_id:
+            chat.replies.messages.append(
+                Outgoing(
+                    chat_id=previous,
+                    kind=Kind.REPLY,
+                    language=region.default_language,
+                    priority=Priority.ALERT,
+                    dedup_key=f"group-replaced:{update.key}",
+                    payload={
+                        "message": "group_replaced",
+                        "params": {"authority": region.name},
+                        "keyboard": None,
+                    },
+                    region=region.id,
+                )
+            )
+        await audit.record(
+            conn,
+            staff,
+            "group.bind",
+            region.id,
+            now,
+            chat_id=update.chat_id,
+            replaced_chat_id=previous,
+        )
 
     return await once_in_group(ctx, update, user_id, handle)
+
+
+async def _alert_for(
+    conn: asyncpg.Connection, chat: GroupChat, escalation_id: UUID
+) -> tuple[Escalation | None, str | None]:
+    """The alert a button or reply in this chat is about, or the notice to answer instead.
+
+    Only alerts of the regions posted here are found, and only staff who may change the
+    alert's region may act: in a fallback chat, staff of that alert's region only.
+    """
+    if not any(chat.may_write(region) for region in chat.alert_regions):
+        return None, "not_authorised"
+    escalation = await escalation_store.get(conn, chat.alert_regions, escalation_id)
+    if escalation is None:
+        return None, "question_closed"
+    if not chat.may_write(escalation.region):
+        return None, "not_authorised"
+    return escalation, None
 
 
 async def alert_button(
@@ -173,18 +256,26 @@ async def alert_button(
     """Claim ("c"), Resolve ("r": asks for a comment) or Resolve without comment ("n")."""
 
     async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
-        if not chat.authorised:
-            chat.replies.notice(query_id, "not_authorised")
-            return
-        escalation = await escalation_store.get(conn, [chat.region], escalation_id)
+        escalation, refusal = await _alert_for(conn, chat, escalation_id)
         if escalation is None or message_id is None:
-            chat.replies.notice(query_id, "question_closed")
+            chat.replies.notice(query_id, refusal or "question_closed")
             return
         now = ctx.clock.now()
         if action == "c":
-            if await escalation_store.claim(conn, chat.region, escalation.id, chat.staff.id, now):
+            if await escalation_store.claim(
+                conn, escalation.region, escalation.id, chat.staff.id, now
+            ):
                 chat.replies.notice(query_id, "claimed")
-                await escalations.refresh_posts(ctx, conn, escalation.id, chat.region)
+                await escalations.refresh_posts(ctx, conn, escalation.id, escalation.region)
+                await audit.record(
+                    conn,
+                    chat.staff,
+                    "escalation.claim",
+                    escalation.region,
+                    now,
+                    escalation.case_id,
+                    via="telegram",
+                )
             else:
                 chat.replies.notice(query_id, "already_taken")
         elif action == "r" and escalation.status != "resolved":
@@ -197,7 +288,7 @@ async def alert_button(
                 reference=view["reference"],
             )
         elif action == "n" and escalation.status != "resolved":
-            await _resolve(ctx, conn, chat, escalation.id, None, message_id)
+            await _resolve(ctx, conn, chat, escalation, None, message_id)
             chat.replies.notice(query_id, "resolved")
         else:
             chat.replies.notice(query_id, "already_taken")
@@ -216,12 +307,12 @@ async def resolve_with_comment(
     """A reply to the bot's "add a comment" message resolves the alert with that comment."""
 
     async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
-        if not chat.authorised:
+        escalation, _ = await _alert_for(conn, chat, escalation_id)
+        if escalation is None:
             return  # a message by someone else in the group: none of our business
         text = " ".join(comment.split())[:MAX_COMMENT]
-        escalation = await escalation_store.get(conn, [chat.region], escalation_id)
-        if escalation and escalation.status != "resolved":
-            await _resolve(ctx, conn, chat, escalation.id, text or None, prompt_message_id)
+        if escalation.status != "resolved":
+            await _resolve(ctx, conn, chat, escalation, text or None, prompt_message_id)
 
     return await once_in_group(ctx, update, user_id, handle)
 
@@ -230,15 +321,26 @@ async def _resolve(
     ctx: ServiceContext,
     conn: asyncpg.Connection,
     chat: GroupChat,
-    escalation_id: UUID,
+    escalation: Escalation,
     comment: str | None,
     prompt_message_id: int,
 ) -> None:
-    await escalation_store.resolve(
-        conn, chat.region, escalation_id, chat.staff.id, comment, ctx.clock.now()
-    )
-    await escalations.refresh_posts(ctx, conn, escalation_id, chat.region)
+    now = ctx.clock.now()
+    if not await escalation_store.resolve(
+        conn, escalation.region, escalation.id, chat.staff.id, comment, now
+    ):
+        return
+    await escalations.refresh_posts(ctx, conn, escalation.id, escalation.region)
     chat.replies.edit(prompt_message_id, "resolve_done")
+    await audit.record(
+        conn,
+        chat.staff,
+        "escalation.resolve",
+        escalation.region,
+        now,
+        escalation.case_id,
+        via="telegram",
+    )
 
 
 async def broadcast_preview(

@@ -87,8 +87,10 @@ async def raise_and_post(
 
 
 async def group_chat(ctx: ServiceContext, conn: asyncpg.Connection, region: Region) -> int | None:
-    """The region's authority group: bound with a startgroup link, else from the regions file."""
-    return await group_store.bound_group(conn, region.id) or region.authority_chat_id
+    """The region's authority group: bound with a startgroup link, else from the regions file,
+    under the id it has now (the file keeps naming a group that became a supergroup)."""
+    chat_id = await group_store.bound_group(conn, region.id) or region.authority_chat_id
+    return await group_store.current_chat_id(conn, chat_id) if chat_id is not None else None
 
 
 async def post(
@@ -101,8 +103,8 @@ async def post(
     """Post the alert to the group (and, when reposting, to the fallback chat)."""
     chats = [await group_chat(ctx, conn, region)]
     if repost and region.rules.fallback_chat_id:
-        chats.append(region.rules.fallback_chat_id)
-    chats = [chat for chat in chats if chat is not None]
+        chats.append(await group_store.current_chat_id(conn, region.rules.fallback_chat_id))
+    chats = list(dict.fromkeys(chat for chat in chats if chat is not None))
     number = await store.mark_posted(conn, region.id, escalation.id, ctx.clock.now(), repost)
     if not chats:
         log.info(

@@ -7,12 +7,25 @@ from datetime import timedelta
 
 import asyncpg
 
+from backend.domain.messages import NO_REGION
 from backend.services.context import ServiceContext
 from backend.storage import case_admin
+from backend.storage import retention as store
+from backend.storage import updates as update_store
 
 log = logging.getLogger(__name__)
 
 BATCH = 200  # cases per transaction: a long purge never holds locks for long
+UPDATE_BATCH = 5000  # processed_updates rows per transaction (small rows, one index)
+# Telegram redelivers an unconfirmed update for at most 24 hours; keep a margin for clock skew
+# and a Bot API server that is slow to give up.
+KEEP_PROCESSED_UPDATES = timedelta(days=3)
+ROW_BATCH = 2000  # outbox rows per transaction
+
+# Sent and failed messages keep chat ids and payloads (questionnaire drafts with notes,
+# temperatures, alert summaries). After a fortnight nothing needs them: alerts are edited
+# within hours, and delivery problems are investigated within days.
+OUTBOX_DAYS = 14
 
 
 async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:
@@ -36,6 +49,7 @@ async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) 
         purged += done
         if done < BATCH:
             break
+    await purge_delivery_records(ctx, region.id, batches)
     if purged:
         log.info(
             "region %s: %d closed cases purged after %d days",
@@ -44,3 +58,41 @@ async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) 
             region.retention_days,
         )
     return purged
+
+
+async def prune_processed_updates(
+    ctx: ServiceContext, keep: timedelta = KEEP_PROCESSED_UPDATES, batches: int = 20
+) -> int:
+    """Forget processed updates older than ``keep`` (none can be redelivered); returns how many.
+
+    Not per region: updates are the bot's, and every instance may run this, harmlessly."""
+    cutoff = ctx.clock.now() - keep
+    pruned = 0
+    for _ in range(batches):
+        done = await ctx.db.transaction(update_store.prune_updates, cutoff, UPDATE_BATCH)
+        pruned += done
+        if done < UPDATE_BATCH:
+            break
+    if pruned:
+        log.info("%d processed updates older than %s forgotten", pruned, keep)
+    return pruned
+
+
+async def purge_delivery_records(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:
+    """Delete the region's finished outbox rows after ``OUTBOX_DAYS``, and (in every region's
+    sweep: the deletes are idempotent and indexed) those of no region. Returns the rows
+    deleted. Processed updates are pruned by ``prune_processed_updates``."""
+    now = ctx.clock.now()
+    messages_before = now - timedelta(days=OUTBOX_DAYS)
+    steps = [
+        (store.purge_finished_outbox, region_id, messages_before),
+        (store.purge_finished_outbox, NO_REGION, messages_before),
+    ]
+    deleted = 0
+    for purge, *args in steps:
+        for _ in range(batches):
+            done = await ctx.db.transaction(purge, *args, ROW_BATCH)
+            deleted += done
+            if done < ROW_BATCH:
+                break
+    return deleted

@@ -49,7 +49,9 @@ async def send_reminders(ctx: ServiceContext, region_id: str) -> int:
     )
     sent = 0
     for round_id in round_ids:
-        sent += await ctx.db.transaction(round_store.enqueue_reminders, region.id, round_id, now)
+        sent += await ctx.db.transaction(
+            round_store.enqueue_reminders, region.id, round_id, now, region.reminder_after
+        )
     if sent:
         ctx.outbox.notify()
     return sent

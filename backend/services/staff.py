@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -12,6 +12,7 @@ import asyncpg
 from backend.domain.errors import Invalid, NotFound
 from backend.domain.staff import ROLES, StaffMember, hash_token, new_token
 from backend.services.context import ServiceContext
+from backend.storage import audit as audit_store
 from backend.storage import staff as staff_store
 from backend.storage.staff import Member, Token
 
@@ -113,3 +114,37 @@ async def member(ctx: ServiceContext, staff_id: UUID) -> Member:
 async def authenticate(ctx: ServiceContext, token: str) -> StaffMember | None:
     """The staff member a bearer token belongs to, or None for an unknown or revoked token."""
     return await ctx.db.transaction(staff_store.get_by_token_hash, hash_token(token))
+
+
+async def record(
+    conn: asyncpg.Connection,
+    actor: StaffMember | None,
+    action: str,
+    regions: Sequence[str],
+    now: datetime,
+    **detail: object,
+) -> None:
+    """Audit a change to staff accounts, once per region concerned ('' for none: an admin).
+    ``actor`` None: an operator at the command line."""
+    for region in regions or [""]:
+        await audit_store.record(
+            conn,
+            staff_id=actor.id if actor else None,
+            action=action,
+            region=region,
+            client=actor.client if actor else "cli",
+            detail={**detail, "app_time": now.isoformat()},
+        )
+
+
+async def disable_staff(ctx: ServiceContext, staff_id: UUID, actor: StaffMember | None) -> None:
+    """Offboarding: the member can no longer sign in or act in an authority group."""
+    now = ctx.clock.now()
+
+    async def store(conn: asyncpg.Connection) -> None:
+        regions = await staff_store.disable(conn, staff_id, now)
+        if regions is None:
+            raise NotFound(f"staff member {staff_id} not found or already disabled.")
+        await record(conn, actor, "staff.disable", regions, now, staff=str(staff_id))
+
+    await ctx.db.transaction(store)

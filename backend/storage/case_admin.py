@@ -181,6 +181,7 @@ async def purge(conn: asyncpg.Connection, region: str, case_ids: list[UUID], now
         case_ids,
     )
     entries = {row["case_id"]: row["n"] for row in counts}
+    await _purge_messages(conn, region, case_ids)
     for table in _CASE_TABLES:
         await conn.execute(
             f"DELETE FROM {table} WHERE region = $1 AND case_id = ANY($2::UUID[])",
@@ -200,3 +201,28 @@ async def purge(conn: asyncpg.Connection, region: str, case_ids: list[UUID], now
             entries.get(case_id, 0),
         )
     return sum(entries.values())
+
+
+async def _purge_messages(conn: asyncpg.Connection, region: str, case_ids: list[UUID]) -> None:
+    """Messages about these cases: alerts posted about them, and everything queued or sent to
+    their chats (drafts with notes, temperatures) unless a case still open uses the chat."""
+    await conn.execute(
+        """
+        DELETE FROM outbox WHERE subject_id IN (
+            SELECT id FROM escalations WHERE region = $1 AND case_id = ANY($2::UUID[]))
+        """,
+        region,
+        case_ids,
+    )
+    await conn.execute(
+        """
+        DELETE FROM outbox o
+        WHERE o.chat_id IN (SELECT c.chat_id FROM cases c
+                            WHERE c.region = $1 AND c.id = ANY($2::UUID[])
+                              AND c.chat_id IS NOT NULL)
+          AND NOT EXISTS (SELECT 1 FROM cases other
+                          WHERE other.chat_id = o.chat_id AND other.status <> 'closed')
+        """,
+        region,
+        case_ids,
+    )

@@ -230,24 +230,32 @@ async def unclaimed_urgent(
 async def silent_cases(
     conn: asyncpg.Connection, region: str, silent_since: datetime
 ) -> list[tuple[UUID, datetime]]:
-    """Active, reachable cases without an entry (or activation) since ``silent_since`` and
-    without an open non-reporting alert: (case id, last activity)."""
+    """Active, reachable cases silent since ``silent_since``: (case id, last activity).
+
+    Left out: a case with an open non-reporting alert, and one whose last non-reporting alert
+    was resolved after ``silent_since``. Staff resolving an alert starts the period afresh;
+    without that, the next sweep (a minute later) would raise it again at once.
+    """
     rows = await conn.fetch(
         """
-        SELECT c.id, greatest(c.activated_at,
+        SELECT s.id, s.last_activity
+        FROM (SELECT c.id,
+                     greatest(c.activated_at,
                               (SELECT max(d.recorded_at) FROM diary_entries d
-                               WHERE d.region = c.region AND d.case_id = c.id)) AS last_activity
-        FROM cases c
-        WHERE c.region = $1 AND c.status = 'active' AND c.chat_id IS NOT NULL
-          AND c.stopped_at IS NULL
-          AND NOT EXISTS (SELECT 1 FROM escalations e
-                          WHERE e.region = c.region AND e.case_id = c.id
-                            AND e.rule = 'non_reporting' AND e.status <> 'resolved')
+                               WHERE d.region = c.region AND d.case_id = c.id)) AS last_activity,
+                     (SELECT max(e.resolved_at) FROM escalations e
+                      WHERE e.region = c.region AND e.case_id = c.id
+                        AND e.rule = 'non_reporting') AS last_resolved
+              FROM cases c
+              WHERE c.region = $1 AND c.status = 'active' AND c.chat_id IS NOT NULL
+                AND c.stopped_at IS NULL
+                AND NOT EXISTS (SELECT 1 FROM escalations e
+                                WHERE e.region = c.region AND e.case_id = c.id
+                                  AND e.rule = 'non_reporting' AND e.status <> 'resolved')
+             ) AS s
+        WHERE s.last_activity <= $2 AND (s.last_resolved IS NULL OR s.last_resolved <= $2)
         """,
         region,
+        silent_since,
     )
-    return [
-        (row["id"], row["last_activity"])
-        for row in rows
-        if row["last_activity"] is not None and row["last_activity"] <= silent_since
-    ]
+    return [(row["id"], row["last_activity"]) for row in rows]

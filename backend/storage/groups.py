@@ -49,6 +49,22 @@ async def use_code(
     return rows[0] if rows else None
 
 
+async def code_owner(
+    conn: asyncpg.Connection, code_hash: str, purpose: str, now: datetime
+) -> asyncpg.Record | None:
+    """A valid code's staff id and region, without spending it (to check who may use it)."""
+    rows = await conn.fetch(
+        """
+        SELECT staff_id, region FROM link_codes
+        WHERE code_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > $3
+        """,
+        code_hash,
+        purpose,
+        now,
+    )
+    return rows[0] if rows else None
+
+
 async def link_staff(conn: asyncpg.Connection, staff_id: UUID, telegram_user_id: int) -> None:
     """One Telegram account per staff member, one staff member per account."""
     await conn.execute(
@@ -73,6 +89,9 @@ async def bind_group(conn: asyncpg.Connection, region: str, chat_id: int) -> Non
     await conn.execute(
         "DELETE FROM region_groups WHERE chat_id = $1 AND region <> $2", chat_id, region
     )
+    # The chat is speaking to us under this id, so an older record of it moving away is stale;
+    # left in place, current_chat_id would send the region's alerts after it.
+    await conn.execute("DELETE FROM chat_migrations WHERE old_chat_id = $1", chat_id)
     await conn.execute(
         """
         INSERT INTO region_groups (region, chat_id) VALUES ($1, $2)
@@ -91,6 +110,38 @@ async def bound_group(conn: asyncpg.Connection, region: str) -> int | None:
 async def region_of_group(conn: asyncpg.Connection, chat_id: int) -> str | None:
     rows = await conn.fetch("SELECT region FROM region_groups WHERE chat_id = $1", chat_id)
     return rows[0]["region"] if rows else None
+
+
+# Telegram migrates a group to a supergroup once; a short chain is followed in case an id was
+# recorded twice, and the bound keeps a bad row from looping.
+_MAX_MIGRATIONS = 3
+
+
+async def current_chat_id(conn: asyncpg.Connection, chat_id: int) -> int:
+    """The id a chat has now: ``chat_id`` followed through recorded group migrations."""
+    for _ in range(_MAX_MIGRATIONS):
+        rows = await conn.fetch(
+            "SELECT new_chat_id FROM chat_migrations WHERE old_chat_id = $1", chat_id
+        )
+        if not rows or rows[0]["new_chat_id"] == chat_id:
+            break
+        chat_id = rows[0]["new_chat_id"]
+    return chat_id
+
+
+async def earlier_chat_ids(conn: asyncpg.Connection, chat_id: int) -> set[int]:
+    """``chat_id`` and every id the chat had before it became a supergroup."""
+    found, frontier = {chat_id}, {chat_id}
+    for _ in range(_MAX_MIGRATIONS):
+        rows = await conn.fetch(
+            "SELECT old_chat_id FROM chat_migrations WHERE new_chat_id = ANY($1::INT8[])",
+            list(frontier),
+        )
+        frontier = {row["old_chat_id"] for row in rows} - found
+        if not frontier:
+            break
+        found |= frontier
+    return found
 
 
 async def insert_draft(conn: asyncpg.Connection, region: str, staff_id: UUID, text: str) -> UUID:

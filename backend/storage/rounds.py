@@ -97,13 +97,22 @@ async def expand_round(
         spacing,
         HOUSEHOLD_TURN,
     )
-    return int(status.split()[-1])
+    count = int(status.split()[-1])
+    if count > 1:
+        await conn.execute(
+            "UPDATE rounds SET spread_seconds = $3 WHERE region = $1 AND id = $2",
+            region,
+            round_id,
+            (count - 1) * spacing.total_seconds(),
+        )
+    return count
 
 
 async def rounds_due_for_reminders(
     conn: asyncpg.Connection, region: str, after: timedelta, now: datetime
 ) -> list[UUID]:
-    """Scheduled rounds at least ``after`` old (but under a day) without reminders yet."""
+    """Scheduled rounds at least ``after`` old (but under a day) whose reminders are not all
+    done yet (a spread-out round's later prompts get theirs later)."""
     rows = await conn.fetch(
         """
         SELECT id FROM rounds
@@ -119,10 +128,15 @@ async def rounds_due_for_reminders(
 
 
 async def enqueue_reminders(
-    conn: asyncpg.Connection, region: str, round_id: UUID, now: datetime
+    conn: asyncpg.Connection, region: str, round_id: UUID, now: datetime, after: timedelta
 ) -> int:
     """One reminder per chat for the round's unanswered open prompts; never two per case
-    within 12 hours. Marks prompts, cases and the round; returns the messages enqueued."""
+    within 12 hours. Marks prompts, cases and the round; returns the messages enqueued.
+
+    A prompt is reminded ``after`` its own turn in the round's spread (the offset of its
+    outbox message, measured on the database clock), so a large round never reminds people
+    whose prompt is still queued. The round is marked done once its last turn has passed.
+    """
     status = await conn.execute(
         """
         WITH due AS (
@@ -136,6 +150,11 @@ async def enqueue_reminders(
               AND NOT EXISTS (SELECT 1 FROM prompts n
                               WHERE n.region = p.region AND n.case_id = p.case_id
                                 AND n.created_at > p.created_at)
+              AND EXISTS (SELECT 1 FROM outbox o, rounds r
+                          WHERE o.region = p.region AND o.dedup_key = 'prompt:' || p.id::TEXT
+                            AND r.region = p.region AND r.id = p.round_id
+                            AND r.created_at + (o.not_before - o.created_at)
+                                <= $5::TIMESTAMPTZ - $6::INTERVAL)
             RETURNING p.region, p.id, p.case_id, p.chat_id, c.language
         ),
         marked AS (
@@ -154,8 +173,17 @@ async def enqueue_reminders(
         int(Priority.PROMPT),
         Kind.REMINDER.value,
         now,
+        after,
     )
     await conn.execute(
-        "UPDATE rounds SET reminded_at = $3 WHERE region = $1 AND id = $2", region, round_id, now
+        """
+        UPDATE rounds SET reminded_at = $3
+        WHERE region = $1 AND id = $2
+          AND created_at + spread_seconds * INTERVAL '1 second' <= $3::TIMESTAMPTZ - $4::INTERVAL
+        """,
+        region,
+        round_id,
+        now,
+        after,
     )
     return int(status.split()[-1])

@@ -146,3 +146,28 @@ async def revoke_token(conn: asyncpg.Connection, token_id: UUID, now: datetime) 
         now,
     )
     return status.endswith(" 1")
+
+
+async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> list[str] | None:
+    """Offboard a member: disabled, every token revoked, the Telegram account unlinked (so the
+    group no longer takes their Claim, Resolve or /broadcast). Their regions, or None if there
+    is no such active member."""
+    rows = await conn.fetch(
+        """
+        UPDATE staff_members SET disabled_at = $2, telegram_user_id = NULL
+        WHERE id = $1 AND disabled_at IS NULL RETURNING id
+        """,
+        staff_id,
+        now,
+    )
+    if not rows:
+        return None
+    await conn.execute(
+        "UPDATE staff_tokens SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL",
+        staff_id,
+        now,
+    )
+    regions = await conn.fetch(
+        "SELECT region FROM staff_regions WHERE staff_id = $1 ORDER BY region", staff_id
+    )
+    return [row["region"] for row in regions]

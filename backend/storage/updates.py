@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import asyncpg
 
 
@@ -15,3 +17,21 @@ async def claim_update(conn: asyncpg.Connection, update_key: str) -> bool:
         update_key,
     )
     return bool(rows)
+
+
+async def prune_updates(conn: asyncpg.Connection, processed_before: datetime, limit: int) -> int:
+    """Forget up to ``limit`` updates processed before ``processed_before``; returns how many.
+
+    Telegram keeps an unconfirmed update for 24 hours, so one recorded days ago can no longer
+    be redelivered and its row only costs space."""
+    rows = await conn.fetch(
+        """
+        DELETE FROM processed_updates WHERE update_key IN (
+            SELECT update_key FROM processed_updates WHERE processed_at < $1 LIMIT $2
+        )
+        RETURNING update_key
+        """,
+        processed_before,
+        limit,
+    )
+    return len(rows)

@@ -121,6 +121,22 @@ class InjectedDrop:
         return _matches(self.method, self.chat_id, self.remaining, method, params)
 
 
+@dataclass
+class InjectedAnswer:
+    """One planned answer given verbatim instead of carrying the call out: a body a Bot API
+    server should not send but might (``{"ok": false}`` with HTTP 200, HTML from a proxy...)."""
+
+    method: str | None
+    chat_id: int | str | None
+    remaining: int
+    status: int
+    body: str
+    hits: list[dict[str, Any]] = field(default_factory=list)
+
+    def matches(self, method: str, params: dict[str, Any]) -> bool:
+        return _matches(self.method, self.chat_id, self.remaining, method, params)
+
+
 def _matches(
     method_filter: str | None,
     chat_filter: int | str | None,
@@ -142,7 +158,7 @@ class FaultInjector:
     :meth:`SandboxBotApi.drop_next`, consumed in the order they were planned."""
 
     def __init__(self) -> None:
-        self._faults: list[InjectedFault | InjectedDrop] = []
+        self._faults: list[InjectedFault | InjectedDrop | InjectedAnswer] = []
 
     def add(
         self,
@@ -197,22 +213,42 @@ class FaultInjector:
         self._faults.append(drop)
         return drop
 
-    def take(self, method: str, params: dict[str, Any]) -> BotApiFault | InjectedDrop | None:
-        """What the first planned fault matching this call wants: the error to answer with, or
-        the drop to act out; None if no fault matches."""
+    def add_answer(
+        self,
+        *,
+        method: str | None,
+        status: int,
+        body: str,
+        chat_id: int | str | None = None,
+        count: int = 1,
+    ) -> InjectedAnswer:
+        """Plan ``count`` verbatim answers; see :meth:`SandboxBotApi.answer_next`."""
+        if count < 1:
+            raise ValueError("count must be at least 1")
+        answer = InjectedAnswer(
+            method=method, chat_id=chat_id, remaining=count, status=status, body=body
+        )
+        self._faults.append(answer)
+        return answer
+
+    def take(
+        self, method: str, params: dict[str, Any]
+    ) -> BotApiFault | InjectedDrop | InjectedAnswer | None:
+        """What the first planned fault matching this call wants: the error to answer with, the
+        drop to act out or the verbatim answer to give; None if no fault matches."""
         for fault in self._faults:
             if fault.matches(method, params):
                 fault.remaining -= 1
                 fault.hits.append(params)
                 if fault.remaining == 0:
                     self._faults.remove(fault)
-                if isinstance(fault, InjectedDrop):
+                if isinstance(fault, InjectedDrop | InjectedAnswer):
                     return fault
                 return BotApiFault(fault.error_code, fault.description, fault.parameters)
         return None
 
     @property
-    def pending(self) -> list[InjectedFault | InjectedDrop]:
+    def pending(self) -> list[InjectedFault | InjectedDrop | InjectedAnswer]:
         """Faults that have not fired as often as planned yet."""
         return list(self._faults)
 

@@ -16,7 +16,13 @@ from aiohttp import web
 
 from bot.sandbox import admin_methods, membership, methods, updates
 from bot.sandbox import web as web_page
-from bot.sandbox.faults import BotApiFault, FaultInjector, InjectedDrop, InjectedFault
+from bot.sandbox.faults import (
+    BotApiFault,
+    FaultInjector,
+    InjectedAnswer,
+    InjectedDrop,
+    InjectedFault,
+)
 from bot.sandbox.limits import RateLimiter, RateLimits
 from bot.sandbox.objects import group_chat_json, private_chat_json, user_json
 from bot.sandbox.params import Params, UploadedFile, decode_request
@@ -312,6 +318,30 @@ class SandboxBotApi:
             method=method, chat_id=chat_id, count=count, after_processing=after_processing
         )
 
+    def answer_next(
+        self,
+        method: str | None,
+        body: dict[str, Any] | str,
+        *,
+        status: int = 200,
+        chat_id: int | str | None = None,
+        count: int = 1,
+    ) -> InjectedAnswer:
+        """Answer the next ``count`` calls of ``method`` (any method if None), optionally only
+        those for ``chat_id``, with ``body`` (a dict is sent as JSON, a str verbatim) and
+        ``status``, without carrying the call out: for answers a real server should not give,
+        such as ``{"ok": false}`` with HTTP 200, or a ``result`` of the wrong shape.
+        """
+        text = body if isinstance(body, str) else json.dumps(body)
+        return self.faults.add_answer(
+            method=method, status=status, body=text, chat_id=chat_id, count=count
+        )
+
+    def inject_update(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+        """Queue ``{"update_id": n, kind: payload}`` exactly as given, for getUpdates and the
+        webhook: for updates a bot must survive (unknown kinds, missing fields)."""
+        return self.state.updates.push(kind, payload)
+
     @property
     def limits(self) -> RateLimits:
         """The flood windows used when :attr:`enforce_limits` is on."""
@@ -348,6 +378,11 @@ class SandboxBotApi:
         planned = self.faults.take(name, values)
         if isinstance(planned, BotApiFault):
             return self._error(name, planned)
+        if isinstance(planned, InjectedAnswer):
+            self.stats["injected_answers"] += 1
+            return web.Response(
+                status=planned.status, text=planned.body, content_type="application/json"
+            )
         if planned is not None and not planned.after_processing:
             return self._drop_connection(request, name, recorded, processed=False)
         response = await self._call(name, values)

@@ -8,7 +8,7 @@ import platform
 import sys
 import time
 
-from tests.bench import bench_round, bench_sender
+from tests.bench import bench_alerts, bench_round, bench_sender
 from tests.bench.common import BENCH_DIR
 
 BENCHMARKS = {
@@ -16,6 +16,10 @@ BENCHMARKS = {
     "2. sender capacity, limits off": bench_sender.capacity,
     "3. pacing at 30/s with 429s enforced": bench_sender.pacing,
     "4. alert latency during a 100,000 broadcast": bench_sender.alert_latency,
+    "5. alert latency, entry commit to group, sender idle": bench_alerts.alert_latency_idle,
+    "6. the same, entry stored by another instance": lambda: bench_alerts.alert_latency_idle(
+        wake=False
+    ),
 }
 
 SUMMARY = {
@@ -35,7 +39,16 @@ SUMMARY = {
         f"p50 {r['p50_s']:.2f} s, p99 {r['p99_s']:.2f} s, max {r['max_s']:.2f} s (aim <= 2 s); "
         f"{r['broadcast_sent_meanwhile']} broadcast messages sent meanwhile, {r['429s']} x 429"
     ),
+    "5. alert latency, entry commit to group, sender idle": lambda r: _alerts(r),
+    "6. the same, entry stored by another instance": lambda r: _alerts(r),
 }
+
+
+def _alerts(r: dict) -> str:
+    return (
+        f"{r['alerts']} alerts: p50 {r['p50_s'] * 1000:.0f} ms, p99 {r['p99_s'] * 1000:.0f} ms, "
+        f"max {r['max_s'] * 1000:.0f} ms; {r['429s']} x 429"
+    )
 
 
 async def main(selected: list[str]) -> int:

@@ -41,15 +41,17 @@ class Sandbox:
         self.process = process
         self.base_url = base_url
         self.arrivals: dict[str, float] = {}  # text -> unix time it reached a group
+        self.timeline: list[tuple[int, float]] = []  # (group chat id, unix time), in order
         self.arrived = asyncio.Condition()
 
     async def read_arrivals(self) -> None:
         assert self.process.stdout
         while line := (await self.process.stdout.readline()).decode():
             if line.startswith("ARRIVED "):
-                _, _, at, text = line.rstrip("\n").split(" ", 3)
+                _, chat_id, at, text = line.rstrip("\n").split(" ", 3)
                 async with self.arrived:
                     self.arrivals[json.loads(text).rsplit("\n", 1)[-1]] = float(at)
+                    self.timeline.append((int(chat_id), float(at)))
                     self.arrived.notify_all()
 
 

@@ -123,6 +123,7 @@ CREATE TABLE cases (
     prompt_order INT2 NOT NULL DEFAULT 0,
     purged_at TIMESTAMPTZ,
     entry_count INT4,
+    language_chosen BOOL NOT NULL DEFAULT TRUE,
     CONSTRAINT cases_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT cases_region_fkey FOREIGN KEY (region) REFERENCES regions (id),
     CONSTRAINT cases_kind_check CHECK (kind IN ('index', 'contact')),
@@ -264,6 +265,7 @@ CREATE TABLE rounds (
     origin TEXT NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
     reminded_at TIMESTAMPTZ,
+    spread_seconds FLOAT8 NOT NULL DEFAULT 0,
     CONSTRAINT rounds_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT rounds_region_fkey FOREIGN KEY (region) REFERENCES regions (id),
     CONSTRAINT rounds_origin_check CHECK (origin IN ('schedule', 'staff'))
@@ -532,6 +534,28 @@ CREATE INDEX outbox_by_chat__default ON outbox__default (chat_id HASH)
     TABLESPACE eu_west3 WHERE sent_at IS NULL AND failed_at IS NULL;
 
 ALTER INDEX outbox_by_chat ATTACH PARTITION outbox_by_chat__default;
+
+CREATE INDEX outbox_by_age ON ONLY outbox (region HASH, created_at ASC);
+
+CREATE INDEX outbox_by_age__eu_west3 ON outbox_eu_west3 (region HASH, created_at ASC)
+    TABLESPACE eu_west3;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_west3;
+
+CREATE INDEX outbox_by_age__eu_west10 ON outbox_eu_west10 (region HASH, created_at ASC)
+    TABLESPACE eu_west10;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_west10;
+
+CREATE INDEX outbox_by_age__eu_central2 ON outbox_eu_central2 (region HASH, created_at ASC)
+    TABLESPACE eu_central2;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__eu_central2;
+
+CREATE INDEX outbox_by_age__default ON outbox__default (region HASH, created_at ASC)
+    TABLESPACE eu_west3;
+
+ALTER INDEX outbox_by_age ATTACH PARTITION outbox_by_age__default;
 
 CREATE INDEX outbox_by_subject ON ONLY outbox (subject_id HASH) WHERE subject_id IS NOT NULL;
 

@@ -1,0 +1,32 @@
+"""Deleting delivery records that outlive their use: finished outbox rows (they carry chat ids
+and payloads such as questionnaire drafts with notes and alert summaries). Batched: a large
+backlog never holds locks for long. (Processed updates are pruned in ``storage.updates``.)"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import asyncpg
+
+
+async def purge_finished_outbox(
+    conn: asyncpg.Connection, region: str, finished_before: datetime, limit: int
+) -> int:
+    """Delete up to ``limit`` sent or failed messages of ``region`` finished before the time.
+
+    ``created_at`` is never later than the finishing time, so its index narrows the search.
+    """
+    status = await conn.execute(
+        """
+        DELETE FROM outbox
+        WHERE region = $1 AND id IN (
+            SELECT id FROM outbox
+            WHERE region = $1 AND created_at < $2
+              AND coalesce(sent_at, failed_at) < $2
+            LIMIT $3)
+        """,
+        region,
+        finished_before,
+        limit,
+    )
+    return int(status.split()[-1])
