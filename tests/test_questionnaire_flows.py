@@ -93,6 +93,7 @@ async def test_every_validation_error_gets_its_own_hint(
     prompt = await prompt_for(service, headers, citizen)
     await citizen.send_text("I am fine")  # text where a button answers
     assert "buttons under my last question" in (await citizen.wait_for_message())["text"]
+    prompt = await citizen.wait_for_message(has_button("well"))  # the question again, below
     checklist = await step(citizen, prompt, "I don't feel well", "done")
     await step(citizen, checklist, "Done", "nomeas")
     for typed, hint in [
@@ -106,6 +107,7 @@ async def test_every_validation_error_gets_its_own_hint(
     trend = await citizen.wait_for_message(has_button("worse"))
     await citizen.send_text("worse")  # typed instead of tapped
     assert "buttons" in (await citizen.wait_for_message())["text"]
+    trend = await citizen.wait_for_message(has_button("worse"))
     note = await step(citizen, trend, "About the same", "skip")
     await citizen.send_text("x" * 501)
     assert "at most 500 characters" in (await citizen.wait_for_message())["text"]
@@ -249,8 +251,9 @@ async def test_menu_buttons_act_only_on_their_own_menu_and_once(
     assert not await stopped()
     await citizen.send_command("status")
     assert "Next questions" in (await citizen.wait_for_message())["text"]
-    shown = next(m for m in citizen.messages if m["message_id"] == prompt["message_id"])
-    assert shown["text"] == prompt["text"] and has_button("well")(shown)
+    again = await citizen.wait_for_message(has_button("well"))  # the open question, unchanged
+    assert again["text"] == prompt["text"] and again["message_id"] != prompt["message_id"]
+    prompt = again
 
     # Two menus: "Yes" on one answers both; "No" on the other must not say "continue".
     await citizen.send_command("stop")

@@ -14,7 +14,7 @@ from backend.domain.questionnaire import Draft
 from backend.services import escalations
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
-from backend.services.questionnaire_flow import question_view
+from backend.services.questionnaire_flow import on_screen, question_view, show_again
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
 from backend.storage import outbox as outbox_store
@@ -56,6 +56,7 @@ async def status(ctx: ServiceContext, update: ChatUpdate) -> bool:
                 }
             )
         chat.replies.say("status", people=people)
+        await show_again(conn, chat)
 
     return await once(ctx, update, handle)
 
@@ -97,14 +98,20 @@ async def choose_language(
         chat.replies.language = language
         chat.replies.notice(query_id)
         _answer_menu(chat, menu, message_id, "language_set")
-        # Redraw the questionnaire that is under way, in the new language.
+        # What is still queued (a prompt, the step sent anew) goes out in the new language...
+        await outbox_store.set_pending_language(conn, update.chat_id, language)
+        # ...and the questionnaire already on screen is redrawn in it.
         owned = [(case.region, case.id) for case in chat.active]
         for prompt in await prompt_store.find_latest_for_cases(conn, owned):
-            shown = prompt.draft.get("message_id")
+            messages = await outbox_store.find_prompt_messages(
+                conn, prompt.region, update.chat_id, prompt.id
+            )
+            shown = on_screen(prompt, messages)
             case = next(c for c in chat.active if c.id == prompt.case_id)
             if shown is not None and prompt.step != "done":
                 draft = Draft.from_stored(prompt.step, prompt.draft)
-                chat.replies.add(Kind.QUESTIONNAIRE, **question_view(case, prompt, draft, shown))
+                view = question_view(case, prompt, draft, shown)
+                chat.replies.add(Kind.QUESTIONNAIRE, subject_id=prompt.id, **view)
 
     return await once(ctx, update, handle)
 

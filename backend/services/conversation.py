@@ -22,6 +22,7 @@ async def start(ctx: ServiceContext, update: ChatUpdate, payload: str | None) ->
         if not payload:
             if chat.active:
                 chat.replies.say("already_active", next=next_prompt_at(ctx, chat.active[0]))
+                await questionnaire_flow.show_again(conn, chat)
             else:
                 chat.replies.say("start_unregistered")
             return
@@ -44,6 +45,7 @@ async def _activate(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, c
         bound_here = stored["used_chat_id"] == chat_id
         if bound_here and chat.active:
             chat.replies.say("already_active", next=next_prompt_at(ctx, chat.active[0]))
+            await questionnaire_flow.show_again(conn, chat)
         else:
             chat.replies.say("code_used")
         return
@@ -114,5 +116,6 @@ async def show_help(ctx: ServiceContext, update: ChatUpdate) -> bool:
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
         next_at = next_prompt_at(ctx, chat.active[0]) if chat.active else None
         chat.replies.say("help", registered=bool(chat.active), next=next_at)
+        await questionnaire_flow.show_again(conn, chat)
 
     return await once(ctx, update, handle)

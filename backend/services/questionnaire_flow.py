@@ -1,7 +1,11 @@
 """The daily questionnaire across Telegram updates: buttons and typed answers move a prompt's
 draft through the steps of ``backend.domain.questionnaire``; the prompt message shows the
 current step (edited in place after a button, sent anew after a typed answer so that it stays
-at the bottom of the chat)."""
+at the bottom of the chat).
+
+A step sent anew replaces the message it was on: its outbox row names the prompt
+(``subject_id``), so the message the step is on now is found again once the sender has
+recorded its id, and a button pressed on a replaced message answers "closed"."""
 
 from __future__ import annotations
 
@@ -21,6 +25,7 @@ from backend.services import escalations
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
 from backend.storage import entries as entry_store
+from backend.storage import outbox as outbox_store
 from backend.storage import prompts as prompt_store
 from backend.storage import rounds as round_store
 from backend.storage.prompts import Prompt
@@ -47,6 +52,12 @@ async def press(
         if not prompt or not case or not region or not prompt.latest or message_id is None:
             chat.replies.notice(query_id, "question_closed")
             return
+        messages = await _messages(conn, chat, prompt)
+        if messages and message_id in messages.replaced:
+            # The step was sent again below: only that copy answers, so that two copies
+            # can never move the questionnaire apart (or store an answer twice).
+            chat.replies.notice(query_id, "question_closed")
+            return
         chat.speak_as(case)
         draft = Draft.from_stored(prompt.step, prompt.draft)
         may_correct = _may_correct(region, prompt, ctx.clock.now())
@@ -69,6 +80,7 @@ async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, messa
         unfinished = [p for p in prompts if p.step != Step.DONE]
         if unfinished:
             chat.replies.say("button_expected")
+            await show_again(conn, chat)
         else:
             chat.replies.say("no_question", next=next_prompt_at(ctx, chat.active[0]))
         return
@@ -81,7 +93,7 @@ async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, messa
         detail = str(outcome.detail) if outcome.detail is not None else None
         chat.replies.say(outcome.problem.value, value=detail)
         return
-    old_message = prompt.draft.get("message_id")
+    old_message = on_screen(prompt, await _messages(conn, chat, prompt))
     if old_message is not None:
         chat.replies.add(Kind.CLEAR_BUTTONS, message_id=old_message)
     # The next question goes below the typed answer, where the person is looking.
@@ -118,7 +130,49 @@ async def _advance(
             # The authority is alerted, but may not look for a while: say whom to call now.
             view["urgent"] = region.emergency_number
         await _release_next_of_household(conn, chat, prompt)
-    chat.replies.add(Kind.QUESTIONNAIRE, **view)
+    chat.replies.add(Kind.QUESTIONNAIRE, subject_id=prompt.id, **view)
+
+
+async def show_again(conn: asyncpg.Connection, chat: Chat) -> None:
+    """Send every open step once more at the bottom of the chat, where the person is looking
+    (after a command, or text where a button answers), and take the buttons off the old copy.
+
+    Only steps already on screen: one on its way (queued, or held for a household's turn)
+    will arrive by itself, and a paused person is not asked again."""
+    owned = [(case.region, case.id) for case in chat.active if case.stopped_at is None]
+    # Oldest first, so that the one touched last ends up at the bottom.
+    for prompt in reversed(await prompt_store.find_latest_for_cases(conn, owned)):
+        case = _case_of(chat, prompt)
+        shown = on_screen(prompt, await _messages(conn, chat, prompt))
+        if case is None or prompt.step == Step.DONE or shown is None:
+            continue
+        chat.speak_as(case)
+        chat.replies.add(Kind.CLEAR_BUTTONS, message_id=shown)
+        # The new copy's id is known once it is sent (its outbox row): until then, none.
+        state = {**prompt.draft, "message_id": None}
+        await prompt_store.save_draft(conn, prompt, prompt.step, state, prompt.answered_at)
+        draft = Draft.from_stored(prompt.step, prompt.draft)
+        view = question_view(case, prompt, draft, None)
+        chat.replies.add(Kind.QUESTIONNAIRE, subject_id=prompt.id, **view)
+
+
+async def _messages(
+    conn: asyncpg.Connection, chat: Chat, prompt: Prompt
+) -> outbox_store.PromptMessages | None:
+    return await outbox_store.find_prompt_messages(
+        conn, prompt.region, chat.replies.update.chat_id, prompt.id
+    )
+
+
+def on_screen(prompt: Prompt, messages: outbox_store.PromptMessages | None) -> int | None:
+    """The message showing the prompt's step now, if known: the one last pressed, else the
+    one last sent for it; None while that is still on its way (or was never sent)."""
+    pressed = prompt.draft.get("message_id")
+    if pressed is not None:
+        return pressed
+    if messages is None or messages.queued:
+        return None
+    return messages.current
 
 
 def question_view(
@@ -170,4 +224,4 @@ def _may_correct(region: Region, prompt: Prompt, now: datetime) -> bool:
     return now < prompt.answered_at + timedelta(hours=region.correction_hours)
 
 
-__all__ = ["Action", "press", "question_view", "typed"]
+__all__ = ["Action", "on_screen", "press", "question_view", "show_again", "typed"]

@@ -201,6 +201,20 @@ async def withdraw_for_stopped_chat(conn: asyncpg.Connection, chat_id: int) -> i
     return int(status.split()[-1])
 
 
+async def set_pending_language(conn: asyncpg.Connection, chat_id: int, language: str) -> int:
+    """The chat switched language: messages not yet sent are rendered in the new one (they
+    are drawn at send time from the row's language)."""
+    status = await conn.execute(
+        """
+        UPDATE outbox SET language = $2
+        WHERE chat_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+        """,
+        chat_id,
+        language,
+    )
+    return int(status.split()[-1])
+
+
 async def move_chat(conn: asyncpg.Connection, old_chat_id: int, new_chat_id: int) -> None:
     """A group became a supergroup: remember the new id and redirect pending messages."""
     await conn.execute(
@@ -323,3 +337,47 @@ async def close_menus(conn: asyncpg.Connection, chat_id: int, keyboard: str) -> 
     )
     # A menu still queued is closed too: it goes out, but its buttons will not act.
     return [row["sent_message_id"] for row in rows if row["sent_message_id"] is not None]
+
+
+@dataclass(frozen=True)
+class PromptMessages:
+    """Where a prompt's questionnaire is on screen: the message last sent for it (its id None
+    while it is queued, or before the sender recorded it) and the ones it replaced."""
+
+    current: int | None
+    queued: bool  # the current message has not reached Telegram yet
+    replaced: frozenset[int]
+
+
+async def find_prompt_messages(
+    conn: asyncpg.Connection, region: str, chat_id: int, prompt_id: UUID
+) -> PromptMessages | None:
+    """The prompt's messages (the prompt itself and every step sent anew below it), or None if
+    none was sent or is on its way (withdrawn after /stop, held for a household, or purged)."""
+    rows = await conn.fetch(
+        """
+        SELECT sent_message_id, sent_at IS NULL AS queued FROM outbox
+        WHERE region = $1 AND chat_id = $2
+          AND (dedup_key = 'prompt:' || $3::UUID::TEXT
+               OR (subject_id = $3 AND kind = 'questionnaire'
+                   AND payload ->> 'message_id' IS NULL))
+          AND (sent_at IS NOT NULL OR failed_at IS NULL)
+        ORDER BY created_at, seq
+        """,
+        region,
+        chat_id,
+        prompt_id,
+    )
+    if not rows:
+        return None
+    *earlier, last = rows
+    return PromptMessages(
+        current=last["sent_message_id"],
+        queued=last["queued"],
+        replaced=frozenset(
+            row["sent_message_id"]
+            for row in earlier
+            if row["sent_message_id"] is not None
+            and row["sent_message_id"] != last["sent_message_id"]
+        ),
+    )
