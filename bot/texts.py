@@ -212,6 +212,9 @@ REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     ),
     "already_stopped": _simple(N_("The questions are already paused. Type /resume to continue.")),
     "stop_cancelled": _simple(N_("Good, the daily questions continue.")),
+    "not_paused": _with_next(
+        N_("You are already getting the daily questions. The next ones come {when}.")
+    ),
 }
 
 # Short notices shown on top of the chat after a button press.

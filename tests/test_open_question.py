@@ -129,3 +129,13 @@ async def test_a_language_switch_redraws_a_prompt_not_yet_pressed(
     )
     assert has_button("well")(polish)
     assert keyboard(shown(citizen, prompt)) == []  # the first copy stays without buttons
+
+
+async def test_resume_without_a_pause_says_the_questions_go_on(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    _, citizen = await activated(service, headers, bot_api, 7104)
+    await citizen.send_command("resume")
+    reply = (await citizen.wait_for_message())["text"]
+    assert "already getting the daily questions" in reply and "Welcome back" not in reply
+    assert "today at 09:00" in reply

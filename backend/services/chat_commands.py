@@ -223,6 +223,10 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
         if not _registered(chat):
             return
+        if not any(case.stopped_at for case in chat.active):
+            # Nothing to resume: "welcome back" would suggest they had been away.
+            chat.replies.say("not_paused", next=next_prompt_at(ctx, chat.active[0]))
+            return
         await case_store.set_stopped(conn, update.chat_id, None)
         # A /stop menu still on screen asked about the state before this: it must not act.
         for menu in await outbox_store.close_menus(conn, update.chat_id, "stop"):
