@@ -59,6 +59,8 @@ def test_menu_buttons_name_their_menu() -> None:
         "s:y:AAAA",
         "s:x:AAAAAAAAAAAAAAAAAAAAAA",
         "l:de:AAAAAAAAAAAAAAAAAAAAA!",
+        "q:AAAAAAAAAAAAAAAAAAAAAB:well",  # the same id as ...AA, but not as we write it
+        "s:y:AAAAAAAAAAAAAAAAAAAAAP",
     ],
 )
 def test_garbage_is_rejected(data: str | None) -> None:

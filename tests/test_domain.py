@@ -85,6 +85,22 @@ def test_one_tap_all_good() -> None:
     assert outcome.draft.step is Step.DONE
 
 
+@pytest.mark.parametrize(
+    ("step", "action", "arg"),
+    [
+        (Step.ASK, Action.WELL, "x"),  # "well" with something appended
+        (Step.ASK, Action.UNWELL, "cough"),
+        (Step.SYMPTOMS, Action.DONE, "cough"),
+        (Step.TREND, Action.TREND, "x"),
+        (Step.SUMMARY, Action.SEND, "well"),
+    ],
+)
+def test_a_button_we_never_drew_does_nothing(step: Step, action: Action, arg: str | None) -> None:
+    outcome = q.press(Draft(step=step), action, arg, CODES)
+    assert outcome.problem is q.Problem.NOT_NOW and outcome.answer is None
+    assert outcome.draft == Draft(step=step)
+
+
 def walk(draft: Draft, *steps: tuple[str, str | None] | str) -> q.Outcome:
     """Apply button presses (action, arg) and typed texts (str) in turn."""
     outcome = q.Outcome(draft)

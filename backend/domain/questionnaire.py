@@ -129,6 +129,9 @@ class Outcome:
     detail: Any = None  # e.g. the implausible temperature, or the note's limit
 
 
+_WITH_ARG = frozenset({Action.TOGGLE, Action.TREND})  # a symptom code, a trend
+
+
 def press(
     draft: Draft,
     action: str,
@@ -137,6 +140,9 @@ def press(
     may_correct: bool = True,
 ) -> Outcome:
     """Apply a button press. ``action`` and ``arg`` come from the client: never trusted."""
+    if arg is not None and action not in _WITH_ARG:
+        # No button we draw looks like this: "well" with something appended is not "well".
+        return Outcome(draft, problem=Problem.NOT_NOW)
     step = draft.step
     if step is Step.ASK and action == Action.WELL:
         well = Draft(step=Step.DONE, well=True)
