@@ -1,9 +1,12 @@
 """Fuzzing the chat: a few thousand random texts, commands, unicode (right-to-left scripts,
-emoji, zero-width and control characters), very long messages and random button data, from
-activated and unknown chats, through the real PTB and the loopback Bot API server.
+emoji, zero-width and control characters), very long messages, random button data and real
+prompt buttons with altered data (a character changed, something appended, cut short, another
+person's prompt id), from activated and unknown chats, through the real PTB and the loopback
+Bot API server.
 
 Every input must be answered (a message, or the answer to a button press), no exception may
-escape, and no diary entry may be written: random input never completes a questionnaire.
+escape, and nothing may be stored that the person did not send: no diary entry, and no
+questionnaire moved on from its first step.
 The generator is seeded, so a failure can be replayed.
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import random
+import string
 from collections.abc import AsyncIterator
 
 import pytest
@@ -27,7 +31,7 @@ from tests.test_end_to_end import has_button
 
 SEED = 20261126
 CHATS = 50  # activated, and as many unknown
-INPUTS_PER_CHAT = 20
+INPUTS_PER_CHAT = 30  # 3,000 inputs in all
 
 ALPHABETS = [
     "abcdefghijklmnopqrstuvwxyz ",
@@ -92,6 +96,37 @@ def random_data(rng: random.Random) -> str:
     )
 
 
+BASE64 = string.ascii_letters + string.digits + "-_"
+
+
+def prompt_buttons(messages: list[dict]) -> tuple[dict, list[str]] | None:
+    """The newest message with questionnaire buttons, and their data."""
+    for message in reversed(messages):
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        data = [b["callback_data"] for row in keyboard for b in row if "callback_data" in b]
+        if any(d.startswith("q:") for d in data):
+            return message, [d for d in data if d.startswith("q:")]
+    return None
+
+
+def altered(rng: random.Random, data: str, foreign: str) -> str:
+    """A real button's data, changed so that it is no button we ever sent."""
+    while True:
+        how = rng.randrange(4)
+        if how == 0:  # one character changed (in the prompt id, the action or its argument)
+            at = rng.randrange(len(data))
+            changed = data[:at] + rng.choice(BASE64 + ":") + data[at + 1 :]
+        elif how == 1:
+            changed = data + rng.choice([":x", "x", ":cough", ":well", "=", " ", ":", "é"])
+        elif how == 2:
+            changed = data[: rng.randrange(1, len(data))]
+        else:  # the same button of another person's prompt
+            parts = data.split(":")
+            changed = ":".join([parts[0], foreign.split(":")[1], *parts[2:]])
+        if changed != data and len(changed.encode()) <= 64:
+            return changed
+
+
 @pytest.fixture
 async def fast_service(
     database_url: str, bot_api: SandboxBotApi, clock: FixedClock
@@ -150,7 +185,14 @@ async def test_random_input_never_breaks_anything(
     for _ in range(INPUTS_PER_CHAT):
         for user in citizens + strangers:
             target = user.last_message
-            if target is not None and rng.random() < 0.3:
+            shown = prompt_buttons(user.messages) if user in citizens else None
+            if shown is not None and rng.random() < 0.15:
+                message, data = shown
+                other = prompt_buttons(rng.choice([c for c in citizens if c is not user]).messages)
+                foreign = other[1][0] if other else rng.choice(data)
+                await user.press(message, altered(rng, rng.choice(data), foreign))
+                presses += 1
+            elif target is not None and rng.random() < 0.3:
                 await user.press(target, random_data(rng))
                 presses += 1
             else:
@@ -170,3 +212,5 @@ async def test_random_input_never_breaks_anything(
     assert errors == [], [r.getMessage() for r in errors]
     entries_after = await ctx.db.fetch("SELECT count(*) AS n FROM diary_entries")
     assert entries_after[0]["n"] == entries_before[0]["n"]  # nobody sent an answer
+    moved = await ctx.db.fetch("SELECT count(*) AS n FROM prompts WHERE step <> 'ask'")
+    assert moved[0]["n"] == 0  # nor pressed a button of theirs as it was sent
