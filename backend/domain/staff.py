@@ -23,6 +23,10 @@ class StaffMember:
     def readable_regions(self) -> list[str]:
         return sorted(self.regions)
 
+    def writable_regions(self) -> list[str]:
+        """The regions whose data this member may change: none for viewers."""
+        return [] if self.role == "viewer" else sorted(self.regions)
+
     def require_write(self, region: str) -> None:
         """Staff and admins may change data of their regions; viewers only read.
 
