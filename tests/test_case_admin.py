@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
 
@@ -15,10 +15,11 @@ from backend.api.app import create_api
 from backend.api.client_address import client_address
 from backend.domain.clock import FixedClock
 from backend.domain.csv_cells import csv_cell
+from backend.domain.errors import Invalid
 from backend.domain.questionnaire import Answer
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
-from backend.services.staff import create_staff
+from backend.services.staff import create_staff, issue_token
 from backend.storage import entries as entry_store
 from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
@@ -235,6 +236,34 @@ async def test_tokens_expire_and_can_be_revoked(
     assert (await service.get("/api/v1/cases", headers=auth(second["token"]))).status == 401
 
 
+async def test_every_token_expires(service: TestClient, tokens: dict, ctx: ServiceContext) -> None:
+    """No token without a lifetime: null, 0 and more than ten years are refused; the default
+    is 180 days."""
+    admin = auth(tokens["admin"])
+    body = {"name": "Tom", "role": "viewer", "regions": [KOELN]}
+    for days in (None, 0, -1, 3651, "forever"):
+        response = await service.post(
+            "/api/v1/staff", json=body | {"token_days": days}, headers=admin
+        )
+        assert response.status == 422, (days, await response.text())
+    response = await service.post("/api/v1/staff", json=body, headers=admin)
+    created = await response.json()
+    expires = datetime.fromisoformat(created["token"]["expires_at"])
+    assert expires == ctx.clock.now() + timedelta(days=180)
+    path = f"/api/v1/staff/{created['staff']['id']}/tokens"
+    for days in (None, 0, 3651):
+        response = await service.post(path, json={"days": days}, headers=admin)
+        assert response.status == 422, (days, await response.text())
+    response = await service.post(path, json={"days": 3650}, headers=admin)
+    expires = datetime.fromisoformat((await response.json())["expires_at"])
+    assert expires == ctx.clock.now() + timedelta(days=3650)
+    # The service refuses too, for callers that do not come through the API.
+    with pytest.raises(Invalid):
+        await issue_token(ctx, UUID(created["staff"]["id"]), 0)
+    with pytest.raises(Invalid):
+        await create_staff(ctx, "Tim", "viewer", [KOELN], token_days=0)
+
+
 async def test_failed_logins_are_slowed_down_per_address(service: TestClient) -> None:
     statuses = [
         (await service.get("/api/v1/cases", headers=auth(f"sd_wrong{n}"))).status for n in range(12)
@@ -316,6 +345,24 @@ async def test_token_commands(repo_root, database_url: str, ctx: ServiceContext)
     assert token not in out
     code, _, err = await run(repo_root, env, "staff", "token", "revoke", "--token", "nope")
     assert code == 2 and "not a token id" in err
+    # Every token expires: "--days 0" no longer means "never".
+    for days in ("0", "3651", "never"):
+        code, out, err = await run(
+            repo_root,
+            env,
+            "staff",
+            "token",
+            "create",
+            "--staff",
+            str(staff.staff_id),
+            "--days",
+            days,
+        )
+        assert code == 2 and "--days" in err and "sd_" not in out, (days, err)
+    code, _, err = await run(
+        repo_root, env, "staff", "create", "--name", "Z", "--role", "admin", "--token-days", "0"
+    )
+    assert code == 2 and "1 to 3650 days" in err
 
 
 async def test_retention_purges_in_batches(

@@ -10,13 +10,18 @@ from uuid import UUID
 import asyncpg
 
 from backend.domain.errors import Invalid, NotFound
-from backend.domain.staff import ROLES, StaffMember, hash_token, new_token
+from backend.domain.staff import (
+    DEFAULT_TOKEN_DAYS,
+    ROLES,
+    StaffMember,
+    hash_token,
+    new_token,
+    token_days_problem,
+)
 from backend.services.context import ServiceContext
 from backend.storage import audit as audit_store
 from backend.storage import staff as staff_store
 from backend.storage.staff import Member, Token
-
-DEFAULT_TOKEN_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -53,10 +58,11 @@ async def create_staff(
     name: str,
     role: str,
     regions: Sequence[str],
-    token_days: int | None = DEFAULT_TOKEN_DAYS,
+    token_days: int = DEFAULT_TOKEN_DAYS,
 ) -> NewStaff:
     """A staff member with one token. Staff and viewers need at least one region."""
     name = _validate(ctx, name, role, regions)
+    _require_lifetime("token_days", token_days)
 
     async def store(conn: asyncpg.Connection) -> NewStaff:
         staff_id = await staff_store.insert_member(conn, name, role, sorted(set(regions)))
@@ -66,18 +72,26 @@ async def create_staff(
     return await ctx.db.transaction(store)
 
 
+def _require_lifetime(field: str, days: int) -> None:
+    problem = token_days_problem(days)
+    if problem:
+        raise Invalid(field, problem)
+
+
 async def _issue(
-    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int | None
+    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int
 ) -> NewToken:
     token = new_token()
-    expires_at = ctx.clock.now() + timedelta(days=days) if days else None
+    expires_at = ctx.clock.now() + timedelta(days=days)
     info = await staff_store.insert_token(conn, staff_id, hash_token(token), expires_at)
     return NewToken(token, info)
 
 
 async def issue_token(
-    ctx: ServiceContext, staff_id: UUID, days: int | None = DEFAULT_TOKEN_DAYS
+    ctx: ServiceContext, staff_id: UUID, days: int = DEFAULT_TOKEN_DAYS
 ) -> NewToken:
+    _require_lifetime("days", days)
+
     async def store(conn: asyncpg.Connection) -> NewToken:
         if await staff_store.get_member(conn, staff_id) is None:
             raise NotFound(f"staff member {staff_id} not found.")
