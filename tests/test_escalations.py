@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.cases import Case, NewCase
 from backend.domain.clock import FixedClock
+from backend.domain.questionnaire import Answer
 from backend.domain.staff import StaffMember
 from backend.server import RUNNING
 from backend.services import escalations as escalation_service
@@ -20,6 +22,7 @@ from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
+from backend.storage import entries as entry_store
 from bot.callbacks import encode_alert
 from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
 from tests.test_end_to_end import has_button
@@ -446,3 +449,36 @@ async def test_only_staff_of_the_region_may_bind_its_group(
     )
     assert f'"chat_id": {other.chat_id}' in rows[0]["detail"]
     assert f'"replaced_chat_id": {old.chat_id}' in rows[0]["detail"]
+
+
+async def test_an_evening_entry_sees_the_mornings_first_symptom(ctx: ServiceContext) -> None:
+    """Two prompts a day: the morning's cough raises FIRST_SYMPTOM once; after it was
+    resolved, the evening's cough does not raise it again. A correction of the morning entry
+    does not count itself as earlier."""
+    staff = await staff_member(ctx, "Hanna")
+    case = await active_case(ctx, staff, 5401)
+    today = ctx.clock.now().date()
+    cough = Answer(False, ("cough",))
+
+    async def report(prompt_id: UUID, answer: Answer) -> set[str]:
+        async def store(conn):
+            entry_id = await entry_store.save_entry(
+                conn, REGION, case.id, prompt_id, today, answer, ctx.clock.now()
+            )
+            raised = await escalation_service.on_entry(ctx, conn, case, entry_id, today, answer)
+            return {e.rule for e in raised}
+
+        return await ctx.db.transaction(store)
+
+    morning, evening = uuid4(), uuid4()
+    assert "first_symptom" in await report(morning, cough)
+    assert "first_symptom" in await report(morning, cough)  # corrected: still the first
+    (alert,) = await ctx.db.fetch(
+        "SELECT id FROM escalations WHERE case_id = $1 AND rule = 'first_symptom'", case.id
+    )
+    await escalation_service.resolve(ctx, staff, alert["id"], "called, test booked")
+    assert "first_symptom" not in await report(evening, cough)
+    rows = await ctx.db.fetch(
+        "SELECT status FROM escalations WHERE case_id = $1 AND rule = 'first_symptom'", case.id
+    )
+    assert [r["status"] for r in rows] == ["resolved"]
