@@ -122,6 +122,65 @@ async def test_move_between_regions(service: TestClient, tokens: dict) -> None:
     assert response.status == 422
 
 
+async def audit_events(service: TestClient, admin_token: str, **params: str) -> list[dict]:
+    response = await service.get("/api/v1/audit", params=params, headers=auth(admin_token))
+    assert response.status == 200, await response.text()
+    return (await response.json())["events"]
+
+
+async def test_staff_tokens_and_telegram_links_are_audited(
+    service: TestClient, tokens: dict, bot_api
+) -> None:
+    admin = auth(tokens["admin"])
+    response = await service.post(
+        "/api/v1/staff", json={"name": "Una", "role": "staff", "regions": [KOELN]}, headers=admin
+    )
+    created = await response.json()
+    staff_id, first_token = created["staff"]["id"], created["token"]
+    response = await service.post(f"/api/v1/staff/{staff_id}/tokens", json={}, headers=admin)
+    second = await response.json()
+    response = await service.delete(f"/api/v1/tokens/{second['id']}", headers=admin)
+    assert response.status == 204
+
+    def ours(events: list[dict]) -> list[dict]:
+        return [e for e in events if e["detail"].get("staff") == staff_id]
+
+    (made,) = ours(await audit_events(service, tokens["admin"], action="staff.create"))
+    assert (made["region"], made["staff_name"], made["client"]) == (KOELN, "Ada", "127.0.0.1")
+    assert made["detail"]["token"] == first_token["id"] and made["detail"]["role"] == "staff"
+    (issued,) = ours(await audit_events(service, tokens["admin"], action="token.create"))
+    assert issued["detail"]["token"] == second["id"] and issued["region"] == KOELN
+    (revoked,) = ours(await audit_events(service, tokens["admin"], action="token.revoke"))
+    assert revoked["detail"]["token"] == second["id"] and revoked["staff_name"] == "Ada"
+    assert first_token["token"] not in str([made, issued, revoked])
+
+    link = await (
+        await service.post("/api/v1/staff/me/telegram-link", headers=auth(first_token["token"]))
+    ).json()
+    una = bot_api.user(9711, "Una", "de")
+    await una.send_command("start", link["code"])
+    assert "Una" in (await una.wait_for_message())["text"]
+    (linked,) = ours(await audit_events(service, tokens["admin"], action="staff.telegram_link"))
+    assert (linked["staff_id"], linked["client"], linked["region"]) == (staff_id, "telegram", KOELN)
+    assert linked["detail"]["telegram_user_id"] == 9711
+
+
+async def test_a_move_is_audited_in_both_regions(service: TestClient, tokens: dict) -> None:
+    case = await new_case(service, tokens["staff"])
+    response = await service.post(
+        f"/api/v1/cases/{case['id']}/move",
+        json={"region": "de-muenchen"},
+        headers=auth(tokens["admin"]),
+    )
+    assert response.status == 200
+    for region in (KOELN, "de-muenchen"):
+        (moved,) = await audit_events(
+            service, tokens["admin"], case=case["id"], action="case.move", region=region
+        )
+        assert moved["detail"]["from_region"] == KOELN
+        assert moved["detail"]["to_region"] == "de-muenchen"
+
+
 async def test_paging_and_csv_exports(service: TestClient, tokens: dict) -> None:
     for number in range(5):
         await new_case(service, tokens["staff"], staff_reference=f"P-{number}")
