@@ -1,8 +1,11 @@
 """Callback data of inline buttons, at most 64 bytes:
 
 - ``q:<prompt>:<action>[:<arg>]`` a questionnaire button (prompt id in 22 base64 characters);
-- ``l:<language>`` a language in the /language menu;
-- ``s:y`` / ``s:n`` the /stop confirmation.
+- ``l:<language>:<menu>`` a language in the /language menu;
+- ``s:y:<menu>`` / ``s:n:<menu>`` the /stop confirmation.
+
+``<menu>`` names the menu message (the outbox row it was sent as), so that a menu's answer
+counts on that menu only; data without it (an older format, or forged) decodes to None.
 
 The data comes back from the client, so decoding is strict and returns None for anything
 unexpected; ownership and state are then checked against the database by the service.
@@ -29,11 +32,13 @@ class QuestionButton:
 @dataclass(frozen=True)
 class LanguageButton:
     language: str
+    menu_id: UUID
 
 
 @dataclass(frozen=True)
 class StopButton:
     yes: bool
+    menu_id: UUID
 
 
 @dataclass(frozen=True)
@@ -49,7 +54,8 @@ class BroadcastButton:
 
 
 Button = QuestionButton | LanguageButton | StopButton | AlertButton | BroadcastButton
-_LANGUAGE = re.compile(r"^l:([a-z]{2,3})$")
+_LANGUAGE = re.compile(r"^l:([a-z]{2,3}):([A-Za-z0-9_-]{22})$")
+_STOP = re.compile(r"^s:([yn]):([A-Za-z0-9_-]{22})$")
 _ALERT = re.compile(r"^a:([crn]):([A-Za-z0-9_-]{22})$")
 _BROADCAST = re.compile(r"^b:([yn]):([A-Za-z0-9_-]{22})$")
 
@@ -75,12 +81,16 @@ def encode_question(prompt_id: UUID | str, action: str, arg: str | None = None) 
     return data
 
 
-def encode_language(language: str) -> str:
-    return f"l:{language}"
+def _uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)
 
 
-def encode_stop(yes: bool) -> str:
-    return "s:y" if yes else "s:n"
+def encode_language(language: str, menu_id: UUID | str) -> str:
+    return f"l:{language}:{_short(_uuid(menu_id))}"
+
+
+def encode_stop(yes: bool, menu_id: UUID | str) -> str:
+    return f"s:{'y' if yes else 'n'}:{_short(_uuid(menu_id))}"
 
 
 def encode_alert(escalation_id: UUID | str, action: str) -> str:
@@ -98,9 +108,11 @@ def decode(data: str | None) -> Button | None:
     if not data or len(data.encode("utf-8")) > MAX_BYTES:
         return None
     if match := _LANGUAGE.match(data):
-        return LanguageButton(match.group(1))
-    if data in ("s:y", "s:n"):
-        return StopButton(data == "s:y")
+        menu = _long(match.group(2))
+        return LanguageButton(match.group(1), menu) if menu else None
+    if match := _STOP.match(data):
+        menu = _long(match.group(2))
+        return StopButton(match.group(1) == "y", menu) if menu else None
     if match := _ALERT.match(data):
         escalation = _long(match.group(2))
         return AlertButton(escalation, match.group(1)) if escalation else None

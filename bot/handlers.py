@@ -197,10 +197,12 @@ class Handlers:
             button = None  # citizens' buttons live only in private chats
         if isinstance(button, callbacks.LanguageButton):
             await chat_commands.choose_language(
-                self.ctx, chat, query.id, message_id, button.language
+                self.ctx, chat, query.id, message_id, button.menu_id, button.language
             )
         elif isinstance(button, callbacks.StopButton):
-            await chat_commands.confirm_stop(self.ctx, chat, query.id, message_id, button.yes)
+            await chat_commands.confirm_stop(
+                self.ctx, chat, query.id, message_id, button.menu_id, button.yes
+            )
         else:
             question = button if isinstance(button, callbacks.QuestionButton) else None
             await questionnaire_flow.press(

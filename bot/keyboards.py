@@ -18,7 +18,7 @@ def languages(t: Translator, p: dict[str, Any]) -> InlineKeyboardMarkup:
     buttons = [
         InlineKeyboardButton(
             ("✅ " if language == p.get("current") else "") + native_name(language),
-            callback_data=encode_language(language),
+            callback_data=encode_language(language, p["menu"]),
         )
         for language in p.get("languages", [])
     ]
@@ -29,8 +29,12 @@ def stop(t: Translator, p: dict[str, Any]) -> InlineKeyboardMarkup:
     _ = t.gettext
     return InlineKeyboardMarkup(
         [
-            [InlineKeyboardButton(_("Yes, stop the questions"), callback_data=encode_stop(True))],
-            [InlineKeyboardButton(_("No, continue"), callback_data=encode_stop(False))],
+            [
+                InlineKeyboardButton(
+                    _("Yes, stop the questions"), callback_data=encode_stop(True, p["menu"])
+                )
+            ],
+            [InlineKeyboardButton(_("No, continue"), callback_data=encode_stop(False, p["menu"]))],
         ]
     )
 

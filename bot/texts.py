@@ -30,6 +30,17 @@ def when(t: Translator, iso: str | None, now: datetime) -> str:
     return _("on {date} at {time}").format(date=t.day_and_month(at.date()), time=clock)
 
 
+def upcoming(t: Translator, nxt: str | None, now: datetime, sentence: str) -> str:
+    """``sentence`` (translated, with ``{when}``) about the next questions; instead, when there
+    are none to announce, that they are paused (/stop) or that monitoring ends."""
+    _ = t.gettext
+    if nxt == "paused":
+        return _("The daily questions are paused. Type /resume to continue.")
+    if nxt == "ended":
+        return _("No more questions are planned: your monitoring ends with your quarantine.")
+    return sentence.format(when=when(t, nxt, now))
+
+
 def _welcome(t: Translator, p: Params, now: datetime) -> str:
     _ = t.gettext
     times = t.join([t.time(datetime.fromisoformat(f"2000-01-01T{x}")) for x in p["times"]])
@@ -57,9 +68,13 @@ def _welcome(t: Translator, p: Params, now: datetime) -> str:
                 "Every day at {times} I will ask how you feel. It takes a few seconds: one tap "
                 "if all is well."
             ).format(times=times),
-            _("Your first questions come {when}. Type /help at any time.").format(
-                when=when(t, p.get("next"), now)
+            upcoming(
+                t,
+                p.get("next"),
+                now,
+                _("Your first questions come {when}. Type /help at any time."),
             ),
+            _("Another language? Type /language."),
         ]
     )
 
@@ -75,7 +90,7 @@ def _help(t: Translator, p: Params, now: datetime) -> str:
                 "Answer with the buttons under my questions. When I ask for your temperature, "
                 "type it, for example {example}."
             ).format(example=t.decimal(37.2)),
-            _("The next questions come {when}.").format(when=when(t, p.get("next"), now)),
+            upcoming(t, p.get("next"), now, _("The next questions come {when}.")),
         ]
     )
 
@@ -98,7 +113,7 @@ def _simple(message: str) -> Callable[[Translator, Params, datetime], str]:
 
 def _with_next(message: str) -> Callable[[Translator, Params, datetime], str]:
     def render(t: Translator, p: Params, now: datetime) -> str:
-        return t.gettext(message).format(when=when(t, p.get("next"), now))
+        return upcoming(t, p.get("next"), now, t.gettext(message))
 
     return render
 

@@ -9,7 +9,7 @@ from typing import Any
 from babel import Locale
 
 from backend.i18n import Translator
-from bot.texts import when
+from bot.texts import upcoming
 
 Params = dict[str, Any]
 
@@ -39,18 +39,18 @@ def status(t: Translator, p: Params, now: datetime) -> str:
                 )
             )
         if person.get("today"):
-            at = t.time(
-                datetime.fromisoformat(person["today"]).astimezone(
-                    datetime.fromisoformat(person["next"]).tzinfo if person.get("next") else None
-                )
-            )
+            # In the region's time: "today" carries its offset (older rows: "next" did).
+            answered = datetime.fromisoformat(person["today"])
+            if person.get("zone") is None and (person.get("next") or "")[:1].isdigit():
+                answered = answered.astimezone(datetime.fromisoformat(person["next"]).tzinfo)
+            at = t.time(answered)
             lines.append(_("Today: answered at {time}. Thank you!").format(time=at))
         else:
             lines.append(_("Today: no answer yet."))
         if person.get("stopped"):
             lines.append(_("You have paused the questions (/resume to continue)."))
         else:
-            lines.append(_("Next questions: {when}.").format(when=when(t, person.get("next"), now)))
+            lines.append(upcoming(t, person.get("next"), now, _("Next questions: {when}.")))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
 
@@ -93,6 +93,13 @@ def privacy(t: Translator, p: Params, now: datetime) -> str:
         lines.append(_("Your health authority: {authority}").format(authority=p["authority"]))
     if p.get("contact"):
         lines.append(_("Contact: {contact}").format(contact=p["contact"]))
+    elif p.get("authority"):
+        lines.append(
+            _(
+                "{authority} will contact you if needed. For questions, please use the contact "
+                "details they gave you."
+            ).format(authority=p["authority"])
+        )
     return "\n\n".join(lines)
 
 
@@ -110,6 +117,6 @@ def stopped(t: Translator, p: Params, now: datetime) -> str:
 
 
 def resumed(t: Translator, p: Params, now: datetime) -> str:
-    return t.gettext("Welcome back! The next questions come {when}.").format(
-        when=when(t, p.get("next"), now)
+    return upcoming(
+        t, p.get("next"), now, t.gettext("Welcome back! The next questions come {when}.")
     )

@@ -17,7 +17,7 @@ from backend.domain.regions import Region
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
 from backend.i18n import Translator
 from bot.callbacks import encode_question
-from bot.texts import when
+from bot.texts import upcoming
 
 Keyboard = InlineKeyboardMarkup | None
 
@@ -36,6 +36,32 @@ TREND_LABELS = {
 
 def _button(text: str, prompt: str, action: Action, arg: str | None = None) -> InlineKeyboardButton:
     return InlineKeyboardButton(text, callback_data=encode_question(prompt, action.value, arg))
+
+
+# Labels longer than this are cut off on small phones when two share a row: they get their own.
+PAIRED_LABEL = 16
+
+
+def _checklist_rows(
+    buttons: list[tuple[InlineKeyboardButton, bool]],
+) -> list[list[InlineKeyboardButton]]:
+    """Short labels two to a row, in order; a long one alone on its row."""
+    rows: list[list[InlineKeyboardButton]] = []
+    pending: list[InlineKeyboardButton] = []
+    for button, long in buttons:
+        if long:
+            if pending:
+                rows.append(pending)
+                pending = []
+            rows.append([button])
+            continue
+        pending.append(button)
+        if len(pending) == 2:
+            rows.append(pending)
+            pending = []
+    if pending:
+        rows.append(pending)
+    return rows
 
 
 def _heading(t: Translator, p: dict[str, Any]) -> str:
@@ -69,16 +95,20 @@ def question_view(
         ]
     elif step is Step.SYMPTOMS:
         lines.append(_("Which symptoms do you have? Tap all that apply, then “Done”."))
+        labels = [(s, s.label_in(t.language, _)) for s in symptoms]
         buttons = [
-            _button(
-                ("✅ " if s.code in draft.symptoms else "▫️ ") + s.label_in(t.language, _),
-                prompt,
-                Action.TOGGLE,
-                s.code,
+            (
+                _button(
+                    ("✅ " if s.code in draft.symptoms else "▫️ ") + label,
+                    prompt,
+                    Action.TOGGLE,
+                    s.code,
+                ),
+                len(label) > PAIRED_LABEL,
             )
-            for s in symptoms
+            for s, label in labels
         ]
-        rows = [buttons[i : i + 2] for i in range(0, len(buttons), 2)]
+        rows = _checklist_rows(buttons)
         rows.append(
             [
                 _button(_("None of these"), prompt, Action.NONE),
@@ -124,9 +154,18 @@ def question_view(
         ]
     else:
         done = _("✅ Corrected.") if p.get("corrected") else _("✅ Recorded. Thank you!")
-        lines += [done, answers(t, draft, symptoms)]
-        if p.get("next"):
-            lines.append(_("Next questions: {when}.").format(when=when(t, p["next"], now)))
+        lines.append(done)
+        if p.get("urgent"):
+            lines.append(
+                _("⚠️ If this is severe, call {number} or your doctor now.").format(
+                    number=p["urgent"]
+                )
+            )
+        lines.append(answers(t, draft, symptoms))
+        if p.get("next") == "ended":
+            lines.append(_("That was the last one: your monitoring ends with your quarantine."))
+        elif p.get("next"):
+            lines.append(upcoming(t, p["next"], now, _("Next questions: {when}.")))
         rows = [[_button(_("✏️ Correct"), prompt, Action.CORRECT)]]
     return "\n".join(lines), InlineKeyboardMarkup(rows)
 

@@ -13,6 +13,7 @@ from babel.messages.pofile import read_po
 
 from backend.i18n import LOCALES_DIR, catalogs, shipped_languages
 from bot.texts import NOTICES, REPLIES
+from bot.texts_commands import privacy
 
 PLACEHOLDER = re.compile(r"\{(\w*)\}")
 TRANSLATED = [lang for lang in shipped_languages() if lang != "en"]
@@ -85,3 +86,12 @@ def test_every_reply_renders(language: str) -> None:
         assert text and "{" not in text, (name, text)
     for notice in NOTICES.values():
         assert t.gettext(notice)
+
+
+@pytest.mark.parametrize("language", shipped_languages())
+def test_privacy_without_a_contact_names_the_authority(language: str) -> None:
+    t = catalogs().get(language)
+    now = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)
+    text = privacy(t, {"authority": "Gesundheitsamt X", "retention_days": 30}, now)
+    # Named twice: as the authority, and as the one who will contact them.
+    assert text.count("Gesundheitsamt X") == 2, text

@@ -181,3 +181,16 @@ async def test_double_taps_and_stale_buttons_store_one_entry(
     query = await citizen.press(fresh, button_data(fresh, "unwell"))
     await citizen.wait_for_answer(query)
     assert len(await entries(service, headers, case)) == 1
+
+
+async def test_a_closed_cases_last_prompt_stores_nothing(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    case, citizen = await activate(service, headers, bot_api, 3009)
+    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    prompt = await citizen.wait_for_message(has_button("well"))
+    response = await service.post(f"/api/v1/cases/{case['id']}/close", headers=headers)
+    assert response.status == 200
+    query = await citizen.press(prompt, button_data(prompt, "well"))
+    assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
+    assert await entries(service, headers, case) == []

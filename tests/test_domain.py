@@ -36,7 +36,36 @@ def test_temperatures_in_natural_forms(text: str, celsius: str) -> None:
     assert reading is not None and reading.celsius == Decimal(celsius) and reading.plausible
 
 
-@pytest.mark.parametrize("text", ["", "hot", "38.5.1", "-38", "3", "thirty-eight", "38.5 K"])
+@pytest.mark.parametrize(
+    ("text", "celsius"),
+    [
+        ("\u200f٣٨٫٥", "38.5"),  # Arabic-Indic digits, decimal separator, right-to-left mark
+        ("٣٨،٥ درجة", "38.5"),
+        ("38.5\u200e°C", "38.5"),
+        ("３８．５", "38.5"),  # full-width
+        ("38,5 С", "38.5"),  # Cyrillic С
+        ("38,5 с", "38.5"),
+        ("38.5℃", "38.5"),
+        ("101.3℉", "38.5"),
+        ("38 градусов", "38.0"),
+        ("38,2 градуса", "38.2"),
+        ("37,9 градусів", "37.9"),
+        ("38 derece", "38.0"),
+        ("38,5 stopni", "38.5"),
+        ("38,5 stopnie", "38.5"),
+        ("38,5 Grad", "38.5"),
+        ("101 degrees F", "38.3"),
+        ("38.5 degrees", "38.5"),
+    ],
+)
+def test_temperatures_in_every_shipped_language(text: str, celsius: str) -> None:
+    reading = parse_temperature(text)
+    assert reading is not None and reading.celsius == Decimal(celsius), text
+
+
+@pytest.mark.parametrize(
+    "text", ["", "hot", "38.5.1", "-38", "3", "thirty-eight", "38.5 K", "38 gradx", "\u200f"]
+)
 def test_unreadable_temperatures(text: str) -> None:
     assert parse_temperature(text) is None
 
@@ -194,6 +223,17 @@ def test_next_prompt_in_local_time_across_dst() -> None:
     assert (nxt.date(), nxt.hour, nxt.minute) == (date(2026, 3, 29), 8, 0)
     assert nxt.utcoffset().total_seconds() == 2 * 3600  # summer time now
     assert BERLIN.next_prompt_at(datetime(2026, 3, 29, 6, 30, tzinfo=UTC)).hour == 18
+
+
+def test_next_prompt_respects_the_quarantine_dates() -> None:
+    morning = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)  # 08:30 in Berlin
+    later = BERLIN.next_prompt_for(morning, date(2026, 11, 29), date(2026, 12, 8))
+    assert later is not None and (later.date(), later.hour) == (date(2026, 11, 29), 8)
+    today = BERLIN.next_prompt_for(morning, date(2026, 11, 20), date(2026, 11, 26))
+    assert today is not None and (today.date(), today.hour) == (date(2026, 11, 26), 18)
+    evening = datetime(2026, 11, 26, 18, 30, tzinfo=UTC)  # after the last day's last slot
+    assert BERLIN.next_prompt_for(evening, date(2026, 11, 20), date(2026, 11, 26)) is None
+    assert BERLIN.next_prompt_for(evening, date(2026, 11, 20), date(2026, 11, 25)) is None
 
 
 def test_local_date_is_the_regions() -> None:

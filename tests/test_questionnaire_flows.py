@@ -4,9 +4,13 @@ language switch in the middle of the questionnaire."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.domain.clock import FixedClock
+from backend.server import RUNNING
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
@@ -59,6 +63,14 @@ def has_data(data: str):
     def match(message: dict) -> bool:
         keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
         return any(button.get("callback_data") == data for row in keyboard for button in row)
+
+    return match
+
+
+def has_data_prefix(prefix: str):
+    def match(message: dict) -> bool:
+        keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
+        return any(b.get("callback_data", "").startswith(prefix) for row in keyboard for b in row)
 
     return match
 
@@ -173,6 +185,7 @@ async def test_status_privacy_help_and_unknown(
     privacy = (await citizen.wait_for_message())["text"]
     assert "Not your name" in privacy and "30 days" in privacy
     assert "Gesundheitsamt der Stadt Köln" in privacy
+    assert "Contact: quarantaene@koeln.example.org" in privacy
     await citizen.send_command("help")
     assert "buttons" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("weather")
@@ -184,12 +197,12 @@ async def test_stop_and_resume(
 ) -> None:
     case, citizen = await activated(service, headers, bot_api, 7005)
     await citizen.send_command("stop")
-    question = await citizen.wait_for_message(has_data("s:n"))
+    question = await citizen.wait_for_message(has_data_prefix("s:n:"))
     assert "will be told" in question["text"]
     await citizen.press_button(question, "No, continue")
     assert "continue" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("stop")
-    question = await citizen.wait_for_message(has_data("s:y"))
+    question = await citizen.wait_for_message(has_data_prefix("s:y:"))
     await citizen.press_button(question, "Yes, stop the questions")
     assert "no more questions" in (await citizen.wait_for_message())["text"]
     await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
@@ -207,6 +220,151 @@ async def test_stop_and_resume(
     await prompt_for(service, headers, citizen)
 
 
+def data_of(message: dict, prefix: str) -> str:
+    keyboard = message["reply_markup"]["inline_keyboard"]
+    return next(
+        b["callback_data"] for row in keyboard for b in row if b["callback_data"].startswith(prefix)
+    )
+
+
+async def test_menu_buttons_act_only_on_their_own_menu_and_once(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi, ctx: ServiceContext
+) -> None:
+    case, citizen = await activated(service, headers, bot_api, 7008)
+    prompt = await prompt_for(service, headers, citizen)
+
+    async def stopped() -> bool:
+        rows = await ctx.db.fetch("SELECT stopped_at FROM cases WHERE id = $1::UUID", case["id"])
+        return rows[0]["stopped_at"] is not None
+
+    # Menu data without a menu, or a real menu's data pressed on the prompt: nothing happens.
+    await citizen.send_command("stop")
+    menu = await citizen.wait_for_message(has_data_prefix("s:n:"))
+    await citizen.send_command("language")
+    languages = await citizen.wait_for_message(has_data_prefix("l:de:"))
+    await service.app[RUNNING].sender.drained()  # the menus' message ids are recorded
+    for data in ("s:y", "s:n", "l:de", data_of(menu, "s:y:"), data_of(languages, "l:de:")):
+        query = await citizen.press(prompt, data)
+        assert (await citizen.wait_for_answer(query))["text"] == "This question is closed.", data
+    assert not await stopped()
+    await citizen.send_command("status")
+    assert "Next questions" in (await citizen.wait_for_message())["text"]
+    shown = next(m for m in citizen.messages if m["message_id"] == prompt["message_id"])
+    assert shown["text"] == prompt["text"] and has_button("well")(shown)
+
+    # Two menus: "Yes" on one answers both; "No" on the other must not say "continue".
+    await citizen.send_command("stop")
+    second = await citizen.wait_for_message(has_data_prefix("s:n:"))
+    await citizen.press_button(second, "Yes, stop the questions")
+    await citizen.wait_for_message(lambda m: "no more questions" in m["text"])
+    assert await stopped()
+    query = await citizen.press(menu, data_of(menu, "s:n:"))
+    assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
+    assert not any(m["text"].startswith("Good, the daily") for m in citizen.messages)
+
+    # After /resume, the old "Yes" does not stop again.
+    await citizen.send_command("resume")
+    assert "Welcome back" in (await citizen.wait_for_message())["text"]
+    query = await citizen.press(second, data_of(second, "s:y:"))
+    assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
+    assert not await stopped()
+
+
+async def test_without_a_language_from_staff_the_persons_telegram_language_is_used(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    for user_id, telegram, expected in [(7009, "uk", "uk"), (7010, "xx", "de"), (7011, None, "de")]:
+        response = await service.post(
+            "/api/v1/cases",
+            json={
+                "region": REGION,
+                "kind": "contact",
+                "quarantine_start": "2026-11-25",
+                "quarantine_end": "2026-12-08",
+            },
+            headers=headers,
+        )
+        case = await response.json()
+        assert case["language"] == "de"  # the region's, until the person says otherwise
+        citizen = bot_api.user(user_id, "U", telegram)
+        await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
+        welcome = (await citizen.wait_for_message())["text"]
+        assert "/language" in welcome
+        response = await service.get(f"/api/v1/cases/{case['id']}", headers=headers)
+        assert (await response.json())["language"] == expected, telegram
+        assert ("Gesundheitsamt" in welcome) and (
+            ("Ласкаво" in welcome) if expected == "uk" else ("Willkommen" in welcome)
+        )
+
+    # A language staff gave wins over Telegram's.
+    ukrainian = bot_api.user(7012, "U", "uk")
+    await activated(service, headers, bot_api, 7012, language="en", user=ukrainian)
+    assert "Welcome" in ukrainian.messages[-1]["text"]
+
+
+async def test_next_questions_follow_the_quarantine_and_the_pause(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi, clock: FixedClock
+) -> None:
+    async def register(user_id: int, start: str, end: str) -> SandboxUser:
+        response = await service.post(
+            "/api/v1/cases",
+            json={
+                "region": REGION,
+                "kind": "contact",
+                "quarantine_start": start,
+                "quarantine_end": end,
+                "language": "en",
+            },
+            headers=headers,
+        )
+        citizen = bot_api.user(user_id, "U", "en")
+        await citizen.send_command("start", (await response.json())["deep_link"].rsplit("=", 1)[1])
+        return citizen
+
+    # It is 26 November, 08:30 in Köln (questions at 09:00).
+    later = await register(7013, "2026-11-29", "2026-12-12")
+    assert (
+        "first questions come on 29 November at 09:00" in (await later.wait_for_message())["text"]
+    )
+
+    last_day = await register(7014, "2026-11-13", "2026-11-26")
+    assert "today at 09:00" in (await last_day.wait_for_message())["text"]
+    clock.advance(timedelta(hours=1))
+    prompt = await prompt_for(service, headers, last_day)
+    done = await step(last_day, prompt, "I feel well", "correct")
+    assert "That was the last one" in done["text"] and "tomorrow" not in done["text"]
+    await last_day.send_command("help")
+    assert "No more questions are planned" in (await last_day.wait_for_message())["text"]
+
+    await later.send_command("stop")
+    await later.press_button(await later.wait_for_message(has_data_prefix("s:y:")), "Yes, stop")
+    await later.wait_for_message(lambda m: "no more questions" in m["text"])
+    await later.send_command("help")
+    assert "paused. Type /resume" in (await later.wait_for_message())["text"]
+    await later.send_command("resume")
+    assert "on 29 November at 09:00" in (await later.wait_for_message())["text"]
+
+
+async def test_a_red_flag_answer_says_whom_to_call_now(
+    service: TestClient, headers: dict, bot_api: SandboxBotApi
+) -> None:
+    _, citizen = await activated(service, headers, bot_api, 7015)
+    prompt = await prompt_for(service, headers, citizen)
+    checklist = await step(citizen, prompt, "I don't feel well", "done")
+    checklist = await step(citizen, checklist, "Short of breath at rest", "done")
+    temperature = await step(citizen, checklist, "Done", "nomeas")
+    trend = await step(citizen, temperature, "Not measured", "worse")
+    note = await step(citizen, trend, "Worse", "skip")
+    summary = await step(citizen, note, "Skip", "send")
+    done = await step(citizen, summary, "Send", "correct")
+    assert "call 112 or your doctor now" in done["text"]
+
+    _, well = await activated(service, headers, bot_api, 7016)
+    prompt = await prompt_for(service, headers, well)
+    done = await step(well, prompt, "I feel well", "correct")
+    assert "112" not in done["text"]
+
+
 async def test_switching_language_in_the_middle_of_the_questionnaire(
     service: TestClient, headers: dict, bot_api: SandboxBotApi
 ) -> None:
@@ -214,7 +372,7 @@ async def test_switching_language_in_the_middle_of_the_questionnaire(
     prompt = await prompt_for(service, headers, citizen)
     checklist = await step(citizen, prompt, "I don't feel well", "done")
     await citizen.send_command("language")
-    menu = await citizen.wait_for_message(has_data("l:de"))
+    menu = await citizen.wait_for_message(has_data_prefix("l:de:"))
     names = [b["text"] for row in menu["reply_markup"]["inline_keyboard"] for b in row]
     assert {"Deutsch", "Türkçe", "Українська", "العربية", "Polski"} <= {
         n.removeprefix("✅ ") for n in names

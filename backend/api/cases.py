@@ -47,7 +47,10 @@ async def register_case(request: web.Request) -> web.Response:
         kind=body.kind,
         quarantine_start=body.quarantine_start,
         quarantine_end=body.quarantine_end,
+        # No language: the region's default for now, the person's own Telegram language at
+        # activation if the bot speaks it.
         language=body.language or region.default_language,
+        language_chosen=bool(body.language),
         staff_reference=body.staff_reference or None,
         label=body.label or None,
     )

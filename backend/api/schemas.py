@@ -33,7 +33,10 @@ class CaseCreate(_In):
     language: str | None = Field(
         default=None,
         max_length=8,
-        description="Language of the bot's messages; default: the region's",
+        description=(
+            "Language of the bot's messages; default: the person's Telegram language if the bot "
+            "speaks it, else the region's (until activation, CaseOut shows the region's)"
+        ),
     )
     staff_reference: str | None = Field(default=None, max_length=64)
     label: str | None = Field(

@@ -70,6 +70,7 @@ class _RegionModel(BaseModel):
     correction_hours: int | None = Field(default=None, ge=1, le=72)
     contact: str | None = Field(default=None, min_length=3, max_length=300)
     retention_days: int = Field(default=30, ge=1, le=3650)
+    emergency_number: str = Field(default="112", pattern=r"^[0-9+][0-9 ]{1,19}$")
     rules: dict[str, Any] | None = None  # checked by backend.config.rules
 
     @model_validator(mode="after")
@@ -148,6 +149,7 @@ class _RegionModel(BaseModel):
             correction_hours=self.correction_hours,
             contact=self.contact,
             retention_days=self.retention_days,
+            emergency_number=self.emergency_number,
         )
 
 

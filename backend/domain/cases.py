@@ -24,6 +24,9 @@ class NewCase:
     language: str
     staff_reference: str | None = None
     label: str | None = None  # for households: whom a prompt is for ("Kind 1")
+    # False when staff gave no language and ``language`` is the region's default: the person's
+    # own Telegram language is then used at activation, if the bot speaks it.
+    language_chosen: bool = True
 
 
 def validate_new_case(case: NewCase, today: date, languages: tuple[str, ...]) -> None:
@@ -80,3 +83,4 @@ class Case:
     stopped_at: datetime | None = None  # asked for no more prompts (/stop)
     label: str | None = None  # whom the prompts are for, in a household
     prompt_order: int = 0  # the order in which a household is asked
+    language_chosen: bool = True  # see NewCase

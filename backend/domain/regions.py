@@ -31,6 +31,7 @@ class Region:
     contact: str | None = None  # how citizens reach the authority (shown in /privacy)
     retention_days: int = 30  # diary data is deleted this long after a case closes
     rules: Rules = DEFAULT_RULES  # when to alert the authority
+    emergency_number: str = "112"  # named after an answer with a red flag (112: EU-wide)
 
     @property
     def symptom_codes(self) -> tuple[str, ...]:
@@ -79,6 +80,19 @@ class Region:
                 if candidate > local:
                     return candidate
         raise ValueError(f"region {self.id} has no prompt times")
+
+    def next_prompt_for(self, instant: datetime, start: date, end: date) -> datetime | None:
+        """The next prompt after ``instant`` for a quarantine from ``start`` to ``end`` (local
+        dates): none before the first slot of the start date, None after the end's last one."""
+        local = instant.astimezone(self.zone)
+        day = max(local.date(), start)
+        while day <= end:
+            for at in self.prompt_times:
+                candidate = datetime.combine(day, at, tzinfo=self.zone)
+                if candidate > local:
+                    return candidate
+            day += timedelta(days=1)
+        return None
 
     def recent_slots(self, instant: datetime, within: timedelta) -> list[tuple[date, time]]:
         """Prompt slots (local date, time) that fell due in the ``within`` before ``instant``.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
@@ -10,11 +11,20 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 MIN_C = Decimal("34.0")
 MAX_C = Decimal("43.0")
 
+# Unit words people type after the number, in the languages we ship (lower case, after NFKC).
+_DEGREE_WORDS = (
+    "degrees|degree|deg|grad|derece|stopni|stopnie|stopień|stopien|"
+    "градусов|градуса|градус|градусів|градуси|درجات|درجة|درجه"
+)
 _PATTERN = re.compile(
-    r"^\s*(?P<number>\d{2,3}(?:[.,]\d{1,2})?)\s*(?:°|º|deg|grad)?\s*(?P<unit>c|f|celsius|fahrenheit)?\s*$",
+    r"^\s*(?P<number>\d{2,3}(?:[.,]\d{1,2})?)\s*"
+    rf"(?:°|º|(?:{_DEGREE_WORDS})(?![^\W\d_]))?\s*"
+    r"(?P<unit>c|f|celsius|fahrenheit|цельсия|цельсія|с)?\s*$",
     re.IGNORECASE,
 )
 _TENTH = Decimal("0.1")
+# Arabic decimal separator and the Arabic comma people use for it; NFKC leaves both alone.
+_SEPARATORS = str.maketrans({"٫": ".", "،": ","})
 
 
 @dataclass(frozen=True)
@@ -23,21 +33,36 @@ class TemperatureReading:
     plausible: bool  # within MIN_C..MAX_C
 
 
+def _normalise(text: str) -> str:
+    """Full-width digits, ℃ and ℉ (NFKC makes them °C and °F), Arabic-Indic digits, and
+    no invisible marks (right-to-left marks come with Arabic keyboards)."""
+    text = unicodedata.normalize("NFKC", text or "").translate(_SEPARATORS)
+    kept = []
+    for ch in text:
+        if unicodedata.category(ch) == "Cf":
+            continue
+        digit = unicodedata.digit(ch, None) if not ch.isascii() else None
+        kept.append(str(digit) if digit is not None and unicodedata.category(ch) == "Nd" else ch)
+    return "".join(kept).lower()
+
+
 def parse_temperature(text: str) -> TemperatureReading | None:
-    """Parse ``38.5``, ``38,5``, ``38.5 °C``, ``101.3 F``; None when it is not a temperature.
+    """Parse ``38.5``, ``38,5``, ``38.5 °C``, ``101.3 F``, ``٣٨٫٥``, ``38 градусов``; None when
+    it is not a temperature.
 
     A number without a unit from 90 to 115 is read as Fahrenheit: nobody alive has 90 °C, and
-    people used to Fahrenheit often leave the unit out.
+    people used to Fahrenheit often leave the unit out. A Cyrillic С is Celsius.
     """
-    match = _PATTERN.match(text or "")
+    match = _PATTERN.match(_normalise(text))
     if not match:
         return None
     try:
         value = Decimal(match.group("number").replace(",", "."))
     except InvalidOperation:
         return None
-    unit = (match.group("unit") or "").lower()[:1]
-    if unit == "f" or (not unit and Decimal(90) <= value <= Decimal(115)):
+    unit = (match.group("unit") or "")[:1]
+    fahrenheit = unit == "f" or (not unit and Decimal(90) <= value <= Decimal(115))
+    if fahrenheit and unit not in ("c", "ц", "с"):
         value = (value - 32) * 5 / 9
     celsius = value.quantize(_TENTH, rounding=ROUND_HALF_UP)
     return TemperatureReading(celsius=celsius, plausible=MIN_C <= celsius <= MAX_C)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -42,7 +43,7 @@ class Replies:
     # Done once the transaction has committed (metrics): a retried body must not repeat them.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
 
-    def add(self, kind: Kind, **payload: Any) -> None:
+    def add(self, kind: Kind, subject_id: UUID | None = None, **payload: Any) -> None:
         self.messages.append(
             Outgoing(
                 chat_id=self.update.chat_id,
@@ -52,12 +53,25 @@ class Replies:
                 dedup_key=f"update:{self.update.key}:{len(self.messages)}",
                 payload=payload,
                 region=self.region,
+                subject_id=subject_id,
             )
         )
 
     def say(self, message: str, keyboard: str | None = None, **params: Any) -> None:
         """A new message named ``message`` (bot/texts.py), optionally with a keyboard."""
         self.add(Kind.REPLY, message=message, params=params, keyboard=keyboard)
+
+    def menu(self, message: str, keyboard: str, **params: Any) -> None:
+        """A message with a menu whose buttons name it (``params["menu"]``): an answer then
+        counts on this menu only, found again by its outbox row (see ``outbox.find_menu``)."""
+        menu_id = uuid4()
+        self.add(
+            Kind.REPLY,
+            subject_id=menu_id,
+            message=message,
+            params={**params, "menu": str(menu_id)},
+            keyboard=keyboard,
+        )
 
     def edit(self, message_id: int, message: str, **params: Any) -> None:
         """Replace an earlier message (a menu that was answered) with ``message``."""
@@ -127,8 +141,18 @@ def language_for(ctx: ServiceContext, cases: list[Case], update: ChatUpdate) -> 
     return pick_language(ctx.languages, update.telegram_language)
 
 
+# What "next" says instead of a time (bot/texts.py ``upcoming``): the person used /stop, or the
+# quarantine has no prompt left.
+PAUSED = "paused"
+ENDED = "ended"
+
+
 def next_prompt_at(ctx: ServiceContext, case: Case) -> str | None:
+    """When ``case`` gets its next questions: an ISO time, ``PAUSED`` or ``ENDED``."""
     region = ctx.regions.get(case.region)
     if region is None:
         return None
-    return region.next_prompt_at(ctx.clock.now()).isoformat()
+    if case.stopped_at is not None:
+        return PAUSED
+    at = region.next_prompt_for(ctx.clock.now(), case.quarantine_start, case.quarantine_end)
+    return at.isoformat() if at else ENDED

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+from uuid import UUID
+
 import asyncpg
 
 from backend.domain.cases import quarantine_day
@@ -42,7 +46,10 @@ async def status(ctx: ServiceContext, update: ChatUpdate) -> bool:
                     "day": quarantine_day(case.quarantine_start, today),
                     "days": quarantine_day(case.quarantine_start, case.quarantine_end),
                     "end": case.quarantine_end.isoformat(),
-                    "today": entry.recorded_at.isoformat() if entry else None,
+                    "today": entry.recorded_at.astimezone(region.zone).isoformat()
+                    if entry
+                    else None,
+                    "zone": region.timezone,
                     "well": entry.feeling_well if entry else None,
                     "stopped": case.stopped_at is not None,
                     "next": next_prompt_at(ctx, case),
@@ -61,9 +68,9 @@ async def language_menu(ctx: ServiceContext, update: ChatUpdate) -> bool:
             return
         region = ctx.regions.require(chat.active[0].region)
         first = [lang for lang in region.languages if lang in ctx.languages]
-        chat.replies.say(
+        chat.replies.menu(
             "choose_language",
-            keyboard="languages",
+            "languages",
             languages=first + [lang for lang in ctx.languages if lang not in first],
             current=chat.active[0].language,
         )
@@ -72,18 +79,24 @@ async def language_menu(ctx: ServiceContext, update: ChatUpdate) -> bool:
 
 
 async def choose_language(
-    ctx: ServiceContext, update: ChatUpdate, query_id: str, message_id: int | None, language: str
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    query_id: str,
+    message_id: int | None,
+    menu_id: UUID,
+    language: str,
 ) -> bool:
     """A language button: from now on everything, the open questionnaire too, in it."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if language not in ctx.languages or not chat.active or message_id is None:
+        menu = await _pressed_menu(conn, update, message_id, menu_id, "languages")
+        if language not in ctx.languages or not chat.active or menu is None:
             chat.replies.notice(query_id, "question_closed")
             return
         await case_store.set_language(conn, update.chat_id, language)
         chat.replies.language = language
         chat.replies.notice(query_id)
-        chat.replies.edit(message_id, "language_set")
+        _answer_menu(chat, menu, message_id, "language_set")
         # Redraw the questionnaire that is under way, in the new language.
         owned = [(case.region, case.id) for case in chat.active]
         for prompt in await prompt_store.find_latest_for_cases(conn, owned):
@@ -122,30 +135,79 @@ async def stop(ctx: ServiceContext, update: ChatUpdate) -> bool:
             chat.replies.say("already_stopped")
             return
         authority = ctx.regions.require(chat.active[0].region).name
-        chat.replies.say("stop_confirm", keyboard="stop", authority=authority)
+        chat.replies.menu("stop_confirm", "stop", authority=authority)
 
     return await once(ctx, update, handle)
 
 
 async def confirm_stop(
-    ctx: ServiceContext, update: ChatUpdate, query_id: str, message_id: int | None, yes: bool
+    ctx: ServiceContext,
+    update: ChatUpdate,
+    query_id: str,
+    message_id: int | None,
+    menu_id: UUID,
+    yes: bool,
 ) -> bool:
+    """A /stop menu's "Yes" or "No": acted on once, on the menu's own message only."""
+
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not chat.active or message_id is None:
+        menu = await _pressed_menu(conn, update, message_id, menu_id, "stop")
+        if not chat.active or menu is None:
             chat.replies.notice(query_id, "question_closed")
             return
-        chat.replies.notice(query_id)
-        if not yes:
-            chat.replies.edit(message_id, "stop_cancelled")
+        # Answering one menu answers them all: an older copy, or one from before /resume,
+        # must not stop (or say "the questions continue") again.
+        still_open = await outbox_store.close_menus(conn, update.chat_id, "stop")
+        for other in still_open:
+            if other != menu.message_id:
+                chat.replies.add(Kind.CLEAR_BUTTONS, message_id=other)
+        if menu.answered:
+            chat.replies.notice(query_id, "question_closed")
+            if menu.message_id is not None:
+                chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu.message_id)
             return
-        await case_store.set_stopped(conn, update.chat_id, ctx.clock.now())
-        await outbox_store.withdraw_for_stopped_chat(conn, update.chat_id)
-        for case in chat.active:
-            await escalations.raise_stopped(ctx, conn, case)
+        chat.replies.notice(query_id)
         authority = ctx.regions.require(chat.active[0].region).name
-        chat.replies.edit(message_id, "stopped", authority=authority)
+        if all(case.stopped_at for case in chat.active):
+            _answer_menu(chat, menu, message_id, "already_stopped")
+        elif not yes:
+            _answer_menu(chat, menu, message_id, "stop_cancelled")
+        else:
+            await case_store.set_stopped(conn, update.chat_id, ctx.clock.now())
+            await outbox_store.withdraw_for_stopped_chat(conn, update.chat_id)
+            for case in chat.active:
+                await escalations.raise_stopped(ctx, conn, case)
+            _answer_menu(chat, menu, message_id, "stopped", authority=authority)
 
     return await once(ctx, update, handle)
+
+
+async def _pressed_menu(
+    conn: asyncpg.Connection,
+    update: ChatUpdate,
+    message_id: int | None,
+    menu_id: UUID,
+    keyboard: str,
+) -> outbox_store.Menu | None:
+    """The menu a button names, if this chat was sent it and it was pressed on that menu (or
+    on a message not yet known, while the sender has not recorded the menu's message id)."""
+    menu = await outbox_store.find_menu(conn, update.chat_id, menu_id, keyboard)
+    if menu is None or message_id is None:
+        return None
+    if menu.message_id is not None and menu.message_id != message_id:
+        return None  # the menu's data pressed on another message, a prompt perhaps
+    return menu
+
+
+def _answer_menu(
+    chat: Chat, menu: outbox_store.Menu, pressed: int | None, message: str, **params: Any
+) -> None:
+    """Show the answer in place of the menu; as a new message if the pressed message is not
+    yet known to be the menu, so that no other message (a prompt) is ever overwritten."""
+    if menu.message_id is not None and menu.message_id == pressed:
+        chat.replies.edit(pressed, message, **params)
+    else:
+        chat.replies.say(message, **params)
 
 
 async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
@@ -155,6 +217,10 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
         if not _registered(chat):
             return
         await case_store.set_stopped(conn, update.chat_id, None)
-        chat.replies.say("resumed", next=next_prompt_at(ctx, chat.active[0]))
+        # A /stop menu still on screen asked about the state before this: it must not act.
+        for menu in await outbox_store.close_menus(conn, update.chat_id, "stop"):
+            chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu)
+        resumed = replace(chat.active[0], stopped_at=None)  # as it is from now on
+        chat.replies.say("resumed", next=next_prompt_at(ctx, resumed))
 
     return await once(ctx, update, handle)

@@ -7,6 +7,8 @@ from __future__ import annotations
 import asyncpg
 
 from backend.domain.activation import hash_code, looks_like_code
+from backend.domain.cases import Case
+from backend.i18n import pick_language
 from backend.services import questionnaire_flow
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
@@ -54,6 +56,13 @@ async def _activate(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, c
         chat.replies.say("code_invalid")
         return
     region = ctx.regions.require(case.region)
+    if not case.language_chosen:
+        case = (
+            await case_store.settle_language(
+                conn, case.region, case.id, _first_language(ctx, chat, case)
+            )
+            or case
+        )
     chat.speak_as(case)
     chat.replies.say(
         "welcome",
@@ -64,6 +73,15 @@ async def _activate(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, c
         next=next_prompt_at(ctx, case),
         label=case.label if chat.active else None,  # a second person of a household
     )
+
+
+def _first_language(ctx: ServiceContext, chat: Chat, case: Case) -> str:
+    """For a case registered without a language: the household's (one chat, one language),
+    else the person's Telegram language if the bot speaks it, else the region's default."""
+    household = [c for c in chat.active if c.id != case.id]
+    if household:
+        return household[0].language
+    return pick_language(ctx.languages, chat.replies.update.telegram_language, case.language)
 
 
 async def text(ctx: ServiceContext, update: ChatUpdate, message: str) -> bool:

@@ -38,7 +38,9 @@ async def press(
     """A questionnaire button. Everything in the callback data is treated as untrusted."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        owned = [(case.region, case.id) for case in chat.cases]
+        # Only prompts of cases still monitored: a case staff have closed keeps its last
+        # prompt message on the phone, and an answer to it must not be stored.
+        owned = [(case.region, case.id) for case in chat.active]
         prompt = prompt_id and await prompt_store.get_for_chat(conn, prompt_id, owned)
         case = prompt and _case_of(chat, prompt)
         region = case and ctx.regions.get(case.region)
@@ -111,6 +113,10 @@ async def _advance(
         chat.replies.after_commit.append(metrics.ENTRIES_STORED.labels(case.region).inc)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None
+        region = ctx.regions.get(case.region)
+        if region and set(outcome.answer.symptoms) & set(region.rules.red_flags):
+            # The authority is alerted, but may not look for a while: say whom to call now.
+            view["urgent"] = region.emergency_number
         await _release_next_of_household(conn, chat, prompt)
     chat.replies.add(Kind.QUESTIONNAIRE, **view)
 

@@ -30,6 +30,8 @@ async def change(
         )
         return _case(rows[0]) if rows else None
     assignments = ", ".join(f"{name} = ${i + 3}" for i, name in enumerate(fields))
+    if "language" in fields:
+        assignments += ", language_chosen = TRUE"  # staff chose it: activation keeps it
     rows = await conn.fetch(
         f"UPDATE cases SET {assignments} WHERE region = $1 AND id = $2 RETURNING {_COLUMNS}",
         region,

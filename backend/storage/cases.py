@@ -18,7 +18,7 @@ from backend.domain.cases import Case, NewCase
 _COLUMNS = """
     region, id, kind, status, quarantine_start, quarantine_end, language, staff_reference,
     chat_id, created_at, activated_at, closed_at, unreachable_at, stopped_at, label,
-    prompt_order
+    prompt_order, language_chosen
 """
 
 
@@ -40,6 +40,7 @@ def _case(row: asyncpg.Record) -> Case:
         stopped_at=row["stopped_at"],
         label=row["label"],
         prompt_order=row["prompt_order"],
+        language_chosen=row["language_chosen"],
     )
 
 
@@ -47,8 +48,8 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase, created_by: UUID)
     rows = await conn.fetch(
         f"""
         INSERT INTO cases (region, kind, quarantine_start, quarantine_end, language,
-                           staff_reference, created_by, label)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                           staff_reference, created_by, label, language_chosen)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
         RETURNING {_COLUMNS}
         """,
         case.region,
@@ -59,6 +60,7 @@ async def insert_case(conn: asyncpg.Connection, case: NewCase, created_by: UUID)
         case.staff_reference,
         created_by,
         case.label,
+        case.language_chosen,
     )
     return _case(rows[0])
 
@@ -215,6 +217,23 @@ async def set_language(conn: asyncpg.Connection, chat_id: int, language: str) ->
         language,
     )
     return int(status.split()[-1])
+
+
+async def settle_language(
+    conn: asyncpg.Connection, region: str, case_id: UUID, language: str
+) -> Case | None:
+    """The language found at activation for a case registered without one; kept from then on."""
+    rows = await conn.fetch(
+        f"""
+        UPDATE cases SET language = $3, language_chosen = TRUE
+        WHERE region = $1 AND id = $2
+        RETURNING {_COLUMNS}
+        """,
+        region,
+        case_id,
+        language,
+    )
+    return _case(rows[0]) if rows else None
 
 
 async def set_stopped(conn: asyncpg.Connection, chat_id: int, stopped_at: datetime | None) -> int:

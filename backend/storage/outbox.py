@@ -272,3 +272,54 @@ async def update_unsent_about(
         subject_id,
         json.dumps(payload),
     )
+
+
+@dataclass(frozen=True)
+class Menu:
+    """A reply with a menu (a /stop or /language keyboard), as sent."""
+
+    message_id: int | None  # None until the sender has recorded it
+    answered: bool
+
+
+async def find_menu(
+    conn: asyncpg.Connection, chat_id: int, menu_id: UUID, keyboard: str
+) -> Menu | None:
+    """The ``keyboard`` menu ``menu_id`` sent to the chat, or None (another chat's, forged).
+
+    Callback data comes from the client: the menu id in it only counts if it names a menu this
+    chat was really sent, and the caller checks that it was pressed on that menu's message.
+    """
+    rows = await conn.fetch(
+        """
+        SELECT sent_message_id, payload ? 'answered' AS answered FROM outbox
+        WHERE subject_id = $1 AND chat_id = $2 AND kind = 'reply'
+          AND payload ->> 'keyboard' = $3
+        """,
+        menu_id,
+        chat_id,
+        keyboard,
+    )
+    if not rows:
+        return None
+    return Menu(message_id=rows[0]["sent_message_id"], answered=rows[0]["answered"])
+
+
+async def close_menus(conn: asyncpg.Connection, chat_id: int, keyboard: str) -> list[int]:
+    """Mark every open ``keyboard`` menu of the chat answered; return their message ids.
+
+    A confirmation is good once: after one menu was answered (or the state it asks about
+    changed), an older copy of it must not act again.
+    """
+    rows = await conn.fetch(
+        """
+        UPDATE outbox SET payload = payload || '{"answered": true}'::JSONB
+        WHERE chat_id = $1 AND kind = 'reply' AND payload ->> 'keyboard' = $2
+          AND NOT payload ? 'answered'
+        RETURNING sent_message_id
+        """,
+        chat_id,
+        keyboard,
+    )
+    # A menu still queued is closed too: it goes out, but its buttons will not act.
+    return [row["sent_message_id"] for row in rows if row["sent_message_id"] is not None]

@@ -123,6 +123,7 @@ CREATE TABLE cases (
     prompt_order INT2 NOT NULL DEFAULT 0,
     purged_at TIMESTAMPTZ,
     entry_count INT4,
+    language_chosen BOOL NOT NULL DEFAULT TRUE,
     CONSTRAINT cases_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT cases_region_fkey FOREIGN KEY (region) REFERENCES regions (id),
     CONSTRAINT cases_kind_check CHECK (kind IN ('index', 'contact')),
