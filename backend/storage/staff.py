@@ -50,7 +50,8 @@ async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffM
         FROM staff_tokens t JOIN staff_members m ON m.id = t.staff_id
         WHERE t.token_hash = $1
           AND t.revoked_at IS NULL
-          AND (t.expires_at IS NULL OR t.expires_at > now())
+          -- Tokens made before every token had to expire get the default lifetime.
+          AND coalesce(t.expires_at, t.created_at + INTERVAL '180 days') > now()
           AND m.disabled_at IS NULL
         """,
         token_hash,
