@@ -16,12 +16,31 @@ from aiohttp import web
 from backend.config.regions import RegionsFileError
 from backend.config.settings import Settings, SettingsError, parse_roles
 from backend.domain.errors import DomainError
+from backend.domain.staff import (
+    DEFAULT_TOKEN_DAYS,
+    MAX_TOKEN_DAYS,
+    MIN_TOKEN_DAYS,
+    token_days_problem,
+)
 from backend.logs import configure_logging
 from backend.storage.database import DatabaseUnreachable
 from backend.storage.migrations import SchemaError
 from backend.storage.overlays import OverlayError
 
 log = logging.getLogger("symptom_diary")
+
+
+def _token_days(value: str) -> int:
+    """A token lifetime from the command line; refused before anything touches the database
+    (there is no "0: no expiry" any more: every token expires)."""
+    try:
+        days = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number of days.") from None
+    problem = token_days_problem(days)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return days
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,14 +64,22 @@ def _parser() -> argparse.ArgumentParser:
         "--region", action="append", default=[], help="a region id (repeat for several)"
     )
     create.add_argument(
-        "--token-days", type=int, default=180, help="token lifetime in days (0: no expiry)"
+        "--token-days",
+        type=_token_days,
+        default=DEFAULT_TOKEN_DAYS,
+        help=f"token lifetime in days, {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS} (default %(default)s)",
     )
     tokens = staff.add_parser("token", help="bearer tokens").add_subparsers(
         dest="token_command", required=True
     )
     token_create = tokens.add_parser("create", help="a new token for a staff member (shown once)")
     token_create.add_argument("--staff", required=True, help="the staff member's id")
-    token_create.add_argument("--days", type=int, default=180, help="lifetime (0: no expiry)")
+    token_create.add_argument(
+        "--days",
+        type=_token_days,
+        default=DEFAULT_TOKEN_DAYS,
+        help=f"lifetime in days, {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS} (default %(default)s)",
+    )
     token_list = tokens.add_parser("list", help="a staff member's tokens (not the tokens)")
     token_list.add_argument("--staff", required=True)
     token_revoke = tokens.add_parser("revoke", help="revoke a token by its id")
@@ -187,13 +214,17 @@ async def apply_overlay(settings: Settings, name: str) -> None:
 
 
 async def create_staff(
-    settings: Settings, name: str, role: str, regions: list[str], token_days: int = 180
+    settings: Settings,
+    name: str,
+    role: str,
+    regions: list[str],
+    token_days: int = DEFAULT_TOKEN_DAYS,
 ) -> None:
     from backend.services.staff import create_staff as create
 
     ctx = await _context(settings)
     try:
-        created = await create(ctx, name, role, regions, token_days or None)
+        created = await create(ctx, name, role, regions, token_days)
     finally:
         await ctx.db.close()
     print(f"Staff member {name!r} created ({role}), id {created.staff_id}.")
@@ -227,7 +258,7 @@ async def manage_tokens(settings: Settings, args: argparse.Namespace) -> None:
     ctx = await _context(settings)
     try:
         if args.token_command == "create":
-            issued = await service.issue_token(ctx, _uuid(args.staff, "staff"), args.days or None)
+            issued = await service.issue_token(ctx, _uuid(args.staff, "staff"), args.days)
             expiry = f"{issued.info.expires_at:%Y-%m-%d}" if issued.info.expires_at else "never"
             print(f"Token {issued.info.id} (expires {expiry}), shown only this once:")
             print(issued.token)

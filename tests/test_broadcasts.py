@@ -11,10 +11,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.cases import NewCase
+from backend.domain.errors import NotFound
 from backend.server import RUNNING
-from backend.services.broadcasts import cancel_broadcast, create_broadcast
+from backend.services.broadcasts import cancel_broadcast, create_broadcast, get_broadcast
 from backend.services.context import ServiceContext
 from backend.services.staff import authenticate, create_staff
+from backend.storage import broadcasts as broadcast_store
 from backend.storage import cases as case_store
 from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
@@ -269,3 +271,42 @@ async def test_stop_withdraws_what_is_queued_for_the_chat(
     )
     failures = {row["broadcast_id"]: row["failure"] for row in rows}
     assert failures == {ordinary.broadcast.id: "stopped", urgent.broadcast.id: None}
+
+
+async def test_queries_are_scoped_to_the_callers_regions_in_sql(
+    ctx: ServiceContext, tokens: dict[str, str]
+) -> None:
+    """The storage layer itself does not find, count or cancel another region's broadcast;
+    an admin (every region) still does."""
+    await monitored(ctx, None, 8501, "de")
+    koeln = await authenticate(ctx, tokens["koeln"])
+    status = await create_broadcast(ctx, koeln, [KOELN], {"de": "Nur Köln"})
+    broadcast_id = status.broadcast.id
+    berlin = ["de-berlin-mitte"]
+
+    async def as_berlin(conn):
+        found = await broadcast_store.get(conn, berlin, broadcast_id)
+        counted = await broadcast_store.progress(conn, berlin, broadcast_id)
+        cancelled = await broadcast_store.cancel(conn, berlin, broadcast_id)
+        return found, counted, cancelled
+
+    found, counted, cancelled = await ctx.db.transaction(as_berlin)
+    assert found is None and counted.total == 0 and cancelled == 0
+    status = await get_broadcast(ctx, koeln, broadcast_id)
+    assert status.broadcast.cancelled_at is None and status.progress.pending == 1
+
+    # Two regions: someone with only one of them does not see it either.
+    both = await create_broadcast(ctx, koeln, [KOELN], {"de": "x"})
+    rows = await ctx.db.fetch(
+        "UPDATE broadcasts SET regions = $2::JSONB WHERE id = $1 RETURNING id",
+        both.broadcast.id,
+        '["de-berlin-mitte", "de-koeln"]',
+    )
+    assert rows
+    with pytest.raises(NotFound):
+        await get_broadcast(ctx, koeln, both.broadcast.id)
+
+    admin = await authenticate(ctx, (await create_staff(ctx, "A", "admin", [])).token)
+    assert (await get_broadcast(ctx, admin, both.broadcast.id)).broadcast.id == both.broadcast.id
+    status = await cancel_broadcast(ctx, admin, broadcast_id)
+    assert status.broadcast.cancelled_at is not None and status.progress.cancelled == 1

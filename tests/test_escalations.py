@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 from datetime import date, timedelta
+from decimal import Decimal
+from uuid import UUID, uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.cases import Case, NewCase
 from backend.domain.clock import FixedClock
+from backend.domain.questionnaire import Answer
+from backend.domain.rules import Finding, Rule
 from backend.domain.staff import StaffMember
 from backend.server import RUNNING
 from backend.services import escalations as escalation_service
@@ -20,6 +24,8 @@ from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
+from backend.storage import entries as entry_store
+from backend.storage import escalations as escalation_store
 from bot.callbacks import encode_alert
 from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
 from tests.test_end_to_end import has_button
@@ -446,3 +452,61 @@ async def test_only_staff_of_the_region_may_bind_its_group(
     )
     assert f'"chat_id": {other.chat_id}' in rows[0]["detail"]
     assert f'"replaced_chat_id": {old.chat_id}' in rows[0]["detail"]
+
+
+async def test_an_evening_entry_sees_the_mornings_first_symptom(ctx: ServiceContext) -> None:
+    """Two prompts a day: the morning's cough raises FIRST_SYMPTOM once; after it was
+    resolved, the evening's cough does not raise it again. A correction of the morning entry
+    does not count itself as earlier."""
+    staff = await staff_member(ctx, "Hanna")
+    case = await active_case(ctx, staff, 5401)
+    today = ctx.clock.now().date()
+    cough = Answer(False, ("cough",))
+
+    async def report(prompt_id: UUID, answer: Answer) -> set[str]:
+        async def store(conn):
+            entry_id = await entry_store.save_entry(
+                conn, REGION, case.id, prompt_id, today, answer, ctx.clock.now()
+            )
+            raised = await escalation_service.on_entry(ctx, conn, case, entry_id, today, answer)
+            return {e.rule for e in raised}
+
+        return await ctx.db.transaction(store)
+
+    morning, evening = uuid4(), uuid4()
+    assert "first_symptom" in await report(morning, cough)
+    assert "first_symptom" in await report(morning, cough)  # corrected: still the first
+    (alert,) = await ctx.db.fetch(
+        "SELECT id FROM escalations WHERE case_id = $1 AND rule = 'first_symptom'", case.id
+    )
+    await escalation_service.resolve(ctx, staff, alert["id"], "called, test booked")
+    assert "first_symptom" not in await report(evening, cough)
+    rows = await ctx.db.fetch(
+        "SELECT status FROM escalations WHERE case_id = $1 AND rule = 'first_symptom'", case.id
+    )
+    assert [r["status"] for r in rows] == ["resolved"]
+
+
+async def test_a_repeat_at_the_same_instant_is_not_a_new_alert(ctx: ServiceContext) -> None:
+    """Whether an alert is new does not depend on timestamps: a repeat at the very same
+    instant updates the open alert; after it was resolved, the same finding opens a new one."""
+    staff = await staff_member(ctx, "Ida")
+    case = await active_case(ctx, staff, 5402)
+    now = ctx.clock.now()
+    first = Finding(Rule.TEMPERATURE, "high", Decimal("0.7"), ({"temperature": "38.5"},))
+    again = Finding(Rule.TEMPERATURE, "high", Decimal("0.7"), ({"temperature": "39.1"},))
+
+    async def raise_(finding: Finding):
+        return await ctx.db.transaction(escalation_store.raise_alert, REGION, case.id, finding, now)
+
+    opened, new = await raise_(first)
+    assert new
+    repeated, new = await raise_(again)
+    assert not new and repeated.id == opened.id and repeated.reasons == list(again.reasons)
+    await ctx.db.transaction(escalation_store.resolve, REGION, opened.id, staff.id, "done", now)
+    reopened, new = await raise_(again)
+    assert new and reopened.id != opened.id
+    rows = await ctx.db.fetch(
+        "SELECT status FROM escalations WHERE case_id = $1 ORDER BY status", case.id
+    )
+    assert [r["status"] for r in rows] == ["open", "resolved"]

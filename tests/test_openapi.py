@@ -41,6 +41,25 @@ def test_every_route_is_documented() -> None:
     assert DOCUMENT["openapi"].startswith("3.1")
 
 
+def test_conflicts_are_documented_where_they_can_happen() -> None:
+    """Every route whose service can raise Conflict (a closed case, a taken or resolved
+    alert) declares 409, and no other route does."""
+    declared = {
+        (method.upper(), path.removeprefix("/api/v1"))
+        for path, operations in DOCUMENT["paths"].items()
+        for method, operation in operations.items()
+        if "409" in operation["responses"]
+    }
+    assert declared == {
+        ("PATCH", "/cases/{case_id}"),
+        ("POST", "/cases/{case_id}/close"),
+        ("POST", "/cases/{case_id}/reopen"),
+        ("POST", "/cases/{case_id}/activation-code"),
+        ("POST", "/escalations/{escalation_id}/claim"),
+        ("POST", "/escalations/{escalation_id}/resolve"),
+    }
+
+
 @pytest.fixture(scope="module")
 def live(database_url: str) -> Iterator[LiveService]:
     with live_service(database_url) as service:

@@ -54,6 +54,27 @@ def test_the_first_characteristic_symptom_of_a_contact() -> None:
     assert Rule.FIRST_SYMPTOM not in rules_hit("contact", first, [earlier])
 
 
+def test_two_prompts_a_day_the_evening_knows_the_mornings_symptom() -> None:
+    """Other entries of the same day count as earlier for the first symptom (the service
+    leaves out only the entry being stored)."""
+    day = date(2026, 11, 26)
+    morning = reading(day, symptoms=("cough",))
+    evening = reading(day, symptoms=("cough", "smell_loss"))
+    assert Rule.FIRST_SYMPTOM in rules_hit("contact", morning)
+    assert Rule.FIRST_SYMPTOM not in rules_hit("contact", evening, [morning])
+    # A later day's entry is not "before" a corrected earlier one.
+    tomorrow = reading(date(2026, 11, 27), symptoms=("cough",))
+    assert Rule.FIRST_SYMPTOM in rules_hit("contact", morning, [tomorrow])
+
+
+def test_two_worse_entries_of_one_day_are_one_day() -> None:
+    day = date(2026, 11, 26)
+    morning, evening = reading(day, trend="worse"), reading(day, trend="worse")
+    assert Rule.WORSENING not in rules_hit("contact", evening, [morning])
+    yesterday = reading(date(2026, 11, 25), trend="worse")
+    assert Rule.WORSENING in rules_hit("contact", evening, [morning, yesterday])
+
+
 def test_worse_on_consecutive_days_across_daylight_saving() -> None:
     # Clocks went forward in the night to 29 March 2026: still consecutive days.
     saturday = reading(date(2026, 3, 28), trend="worse")

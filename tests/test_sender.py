@@ -217,3 +217,24 @@ async def test_an_answer_the_library_cannot_understand_fails_that_message_only(
     await make_due(db)
     assert await sender.send_due() == 1  # only the deferred one, sent now
     assert len(odd.messages) == 1 and len(fine.messages) == 1
+
+
+async def test_a_group_takes_a_burst_of_alerts_then_twenty_a_minute(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Twenty alerts to one authority group go out a second apart, the 21st waits until the
+    oldest has left Telegram's one-minute window (paced at 98%: 61.2 s)."""
+    now = [1000.0]
+    monkeypatch.setattr(Pacer, "_now", staticmethod(lambda: now[0]))
+    pacer = Pacer(1000)
+    group, person = -100_123, 4242
+    for sent in range(1, 21):
+        assert pacer.chat_delay(group, "sendMessage") == 0.0
+        assert await pacer.turn(group, "sendMessage")
+        if sent < 20:
+            assert pacer.chat_delay(group, "sendMessage") == pytest.approx(1 / 0.98)
+        now[0] += 1 / 0.98
+    assert pacer.chat_delay(group, "sendMessage") == pytest.approx(60 / 0.98 - 20 / 0.98)
+    now[0] = 1000.0 + 60 / 0.98
+    assert pacer.chat_delay(group, "sendMessage") == 0.0
+    assert pacer.chat_delay(person, "sendMessage") == 0.0  # other chats are not held up

@@ -112,6 +112,7 @@ async def get_case(request: web.Request) -> web.Response:
     body=schemas.CaseChange,
     response=schemas.CaseOut,
     summary="Change quarantine dates, language, reference or label",
+    extra_statuses=(409,),  # the case is closed (or already in the asked state)
     tags=("cases",),
 )
 async def change_case(request: web.Request) -> web.Response:
@@ -128,6 +129,7 @@ async def change_case(request: web.Request) -> web.Response:
     access=Access.WRITE,
     response=schemas.CaseOut,
     summary="End monitoring",
+    extra_statuses=(409,),  # the case is closed (or already in the asked state)
     tags=("cases",),
 )
 async def close_case(request: web.Request) -> web.Response:
@@ -140,6 +142,7 @@ async def close_case(request: web.Request) -> web.Response:
     access=Access.WRITE,
     response=schemas.CaseOut,
     summary="Monitor a closed case again",
+    extra_statuses=(409,),  # the case is closed (or already in the asked state)
     tags=("cases",),
 )
 async def reopen_case(request: web.Request) -> web.Response:
@@ -153,6 +156,7 @@ async def reopen_case(request: web.Request) -> web.Response:
     response=schemas.ActivationOut,
     status=201,
     summary="A new one-time activation link; earlier unused ones stop working",
+    extra_statuses=(409,),  # the case is closed (or already in the asked state)
     tags=("cases",),
 )
 async def new_activation_code(request: web.Request) -> web.Response:

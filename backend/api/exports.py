@@ -11,6 +11,7 @@ from aiohttp import web
 from backend.api.keys import CONTEXT, staff_of
 from backend.api.registry import API, Access
 from backend.api.requests import uuid_param
+from backend.domain.csv_cells import csv_cell
 from backend.services import exports
 
 
@@ -18,7 +19,9 @@ def _csv(rows: Iterable[list], filename: str) -> web.Response:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     for row in rows:
-        writer.writerow(["" if value is None else value for value in row])
+        # Every text cell is defused, not only today's free-text columns: a column added later
+        # cannot forget it.
+        writer.writerow([csv_cell(value) for value in row])
     return web.Response(
         text=buffer.getvalue(),
         content_type="text/csv",

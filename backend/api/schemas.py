@@ -12,6 +12,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from backend.domain.staff import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, MIN_TOKEN_DAYS
+
 Kind = Literal["index", "contact"]
 Role = Literal["admin", "staff", "viewer"]
 
@@ -101,11 +103,21 @@ class StaffCreate(_In):
     name: str = Field(min_length=1, max_length=200)
     role: Role
     regions: list[str] = Field(default_factory=list, max_length=100)
-    token_days: int | None = Field(default=180, ge=1, le=3650, description="Token lifetime")
+    token_days: int = Field(
+        default=DEFAULT_TOKEN_DAYS,
+        ge=MIN_TOKEN_DAYS,
+        le=MAX_TOKEN_DAYS,
+        description="Token lifetime in days (every token expires)",
+    )
 
 
 class TokenCreate(_In):
-    days: int | None = Field(default=180, ge=1, le=3650, description="Lifetime; null: none")
+    days: int = Field(
+        default=DEFAULT_TOKEN_DAYS,
+        ge=MIN_TOKEN_DAYS,
+        le=MAX_TOKEN_DAYS,
+        description="Lifetime in days (every token expires)",
+    )
 
 
 class AuditQuery(_In):

@@ -37,7 +37,9 @@ async def list_staff(request: web.Request) -> web.Response:
 async def create_staff(request: web.Request) -> web.Response:
     body = await body_of(request, schemas.StaffCreate)
     ctx = request.app[CONTEXT]
-    created = await service.create_staff(ctx, body.name, body.role, body.regions, body.token_days)
+    created = await service.create_staff(
+        ctx, body.name, body.role, body.regions, body.token_days, actor=staff_of(request)
+    )
     member = await service.member(ctx, created.staff_id)
     token = schemas.TokenCreated(
         **token_model(created.token_info).model_dump(), token=created.token
@@ -70,7 +72,9 @@ async def list_tokens(request: web.Request) -> web.Response:
 async def create_token(request: web.Request) -> web.Response:
     staff_id = uuid_param(request, "staff_id", "staff member")
     body = await body_of(request, schemas.TokenCreate)
-    issued = await service.issue_token(request.app[CONTEXT], staff_id, body.days)
+    issued = await service.issue_token(
+        request.app[CONTEXT], staff_id, body.days, actor=staff_of(request)
+    )
     out = schemas.TokenCreated(**token_model(issued.info).model_dump(), token=issued.token)
     return reply(out, 201)
 
@@ -84,7 +88,8 @@ async def create_token(request: web.Request) -> web.Response:
     tags=("admin",),
 )
 async def revoke_token(request: web.Request) -> web.Response:
-    await service.revoke_token(request.app[CONTEXT], uuid_param(request, "token_id", "token"))
+    token_id = uuid_param(request, "token_id", "token")
+    await service.revoke_token(request.app[CONTEXT], token_id, actor=staff_of(request))
     return web.Response(status=204)
 
 

@@ -127,7 +127,8 @@ class Finding:
 def evaluate(
     rules: Rules, kind: str, reading: Reading, earlier: Sequence[Reading]
 ) -> list[Finding]:
-    """The alerts a new (or corrected) entry raises. ``earlier``: the case's other entries."""
+    """The alerts a new (or corrected) entry raises. ``earlier``: the case's other entries,
+    those of the same local date included (several prompts a day), never the entry itself."""
     findings = []
 
     def found(rule: Rule, *reasons: dict) -> None:
@@ -166,7 +167,9 @@ def evaluate(
 def _worse_days_in_a_row(reading: Reading, earlier: Sequence[Reading]) -> int:
     """Consecutive local dates, ending with this entry's, on which the person felt worse.
 
-    Local dates, not 24-hour steps: a day is a day across a daylight-saving change.
+    Local dates, not 24-hour steps: a day is a day across a daylight-saving change. Other
+    entries of the reading's own date do not add a day (the count starts at the day before),
+    so two prompts a day cannot make one bad day look like two.
     """
     worse_on = {e.local_date for e in earlier if e.trend == "worse"}
     if reading.trend != "worse":

@@ -11,6 +11,20 @@ from backend.domain.errors import Forbidden, NotFound
 
 ROLES = ("admin", "staff", "viewer")
 
+# Every bearer token expires: a leaked or forgotten token must not stay valid forever.
+DEFAULT_TOKEN_DAYS = 180
+MIN_TOKEN_DAYS = 1
+MAX_TOKEN_DAYS = 3650
+
+
+def token_days_problem(days: object) -> str | None:
+    """Why ``days`` is not an acceptable token lifetime, or None if it is."""
+    if isinstance(days, bool) or not isinstance(days, int):
+        return f"a token lifetime is a whole number of days, not {days!r}."
+    if not MIN_TOKEN_DAYS <= days <= MAX_TOKEN_DAYS:
+        return f"a token lives {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS} days, not {days}."
+    return None
+
 
 @dataclass(frozen=True)
 class StaffMember:
@@ -22,6 +36,10 @@ class StaffMember:
 
     def readable_regions(self) -> list[str]:
         return sorted(self.regions)
+
+    def writable_regions(self) -> list[str]:
+        """The regions whose data this member may change: none for viewers."""
+        return [] if self.role == "viewer" else sorted(self.regions)
 
     def require_write(self, region: str) -> None:
         """Staff and admins may change data of their regions; viewers only read.

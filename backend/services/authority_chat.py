@@ -8,7 +8,7 @@ notice and nothing changes. Every button's data is checked against the database.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -21,6 +21,7 @@ from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
 from backend.domain.staff import StaffMember
 from backend.i18n import pick_language
 from backend.services import audit, escalations
+from backend.services import staff as staff_service
 from backend.services.broadcasts import create_in
 from backend.services.chat import ChatUpdate, Replies
 from backend.services.context import ServiceContext
@@ -162,6 +163,17 @@ async def link_staff_account(
             return
         await group_store.link_staff(conn, used["staff_id"], user_id)
         member = await staff_store.get_member(conn, used["staff_id"])
+        # From now on this Telegram account claims, resolves and broadcasts for the member:
+        # the audit log must say when it was linked, and to which account.
+        await staff_service.record(
+            conn,
+            replace(member, client="telegram") if member else None,
+            "staff.telegram_link",
+            await staff_store.assigned_regions(conn, used["staff_id"]),
+            ctx.clock.now(),
+            staff=str(used["staff_id"]),
+            telegram_user_id=user_id,
+        )
         chat.replies.say("link_done", name=member.name if member else "")
 
     return await once_in_group(ctx, update, user_id, handle)

@@ -42,7 +42,7 @@ async def create_broadcast(
 
     async def create(conn: asyncpg.Connection) -> BroadcastStatus:
         broadcast_id, _ = await create_in(conn, staff, regions, cleaned, kind, urgent)
-        return await _status(conn, broadcast_id)
+        return await _status(conn, regions, broadcast_id)
 
     status = await ctx.db.transaction(create)
     if status.broadcast.total:
@@ -69,25 +69,22 @@ async def create_in(
     return broadcast_id, total
 
 
-async def _status(conn: asyncpg.Connection, broadcast_id: UUID) -> BroadcastStatus:
-    broadcast = await store.get(conn, broadcast_id)
-    assert broadcast is not None
-    return BroadcastStatus(broadcast, await store.progress(conn, broadcast_id))
-
-
-def _visible(staff: StaffMember, broadcast: Broadcast | None, broadcast_id: UUID) -> Broadcast:
-    """Staff see a broadcast only if all its regions are theirs; otherwise it does not exist."""
-    if broadcast is None or not set(broadcast.regions) <= staff.regions:
+async def _status(
+    conn: asyncpg.Connection, regions: list[str], broadcast_id: UUID
+) -> BroadcastStatus:
+    broadcast = await store.get(conn, regions, broadcast_id)
+    if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id} not found.")
-    return broadcast
+    return BroadcastStatus(broadcast, await store.progress(conn, regions, broadcast_id))
 
 
 async def get_broadcast(
     ctx: ServiceContext, staff: StaffMember, broadcast_id: UUID
 ) -> BroadcastStatus:
+    """A broadcast all of whose regions the member may read; another looks like none."""
+
     async def read(conn: asyncpg.Connection) -> BroadcastStatus:
-        _visible(staff, await store.get(conn, broadcast_id), broadcast_id)
-        return await _status(conn, broadcast_id)
+        return await _status(conn, staff.readable_regions(), broadcast_id)
 
     return await ctx.db.transaction(read)
 
@@ -96,10 +93,14 @@ async def cancel_broadcast(
     ctx: ServiceContext, staff: StaffMember, broadcast_id: UUID
 ) -> BroadcastStatus:
     async def cancel(conn: asyncpg.Connection) -> BroadcastStatus:
-        broadcast = _visible(staff, await store.get(conn, broadcast_id), broadcast_id)
+        # Found among the readable ones first, so a viewer of the regions hears "forbidden"
+        # and everyone else "not found", as for cases.
+        broadcast = await store.get(conn, staff.readable_regions(), broadcast_id)
+        if broadcast is None:
+            raise NotFound(f"broadcast {broadcast_id} not found.")
         for region in broadcast.regions:
             staff.require_write(region)
-        await store.cancel(conn, broadcast_id)
-        return await _status(conn, broadcast_id)
+        await store.cancel(conn, staff.writable_regions(), broadcast_id)
+        return await _status(conn, staff.readable_regions(), broadcast_id)
 
     return await ctx.db.transaction(cancel)

@@ -174,9 +174,20 @@ async def move_case(ctx: ServiceContext, staff: StaffMember, case_id: UUID, regi
         if case.region == target.id:
             return case
         await case_admin.move(conn, case.id, case.region, target.id)
-        await audit.record(
-            conn, staff, "case.move", target.id, ctx.clock.now(), case.id, from_region=case.region
-        )
+        # Recorded under both regions: each authority's audit trail (queried by region)
+        # must show that the case left it or arrived.
+        now = ctx.clock.now()
+        for region in (case.region, target.id):
+            await audit.record(
+                conn,
+                staff,
+                "case.move",
+                region,
+                now,
+                case.id,
+                from_region=case.region,
+                to_region=target.id,
+            )
         return await _visible(conn, staff, case_id)
 
     return await ctx.db.transaction(act)

@@ -47,14 +47,20 @@ async def on_entry(
     ctx: ServiceContext,
     conn: asyncpg.Connection,
     case: Case,
+    entry_id: UUID,
     local_date: date,
     answer: Answer,
 ) -> list[Escalation]:
-    """Run the region's rules on a stored (or corrected) entry, in its transaction."""
+    """Run the region's rules on a stored (or corrected) entry, in its transaction.
+
+    The rules see every other entry of the case, those of other prompts of the same day too
+    (with two prompts a day, the morning's cough is known in the evening); only the entry
+    being stored (``entry_id``, already saved in this transaction) is left out.
+    """
     region = ctx.regions.require(case.region)
     now = ctx.clock.now()
     entries = await entry_store.find_for_case(conn, case.region, case.id)
-    earlier = [_reading(e) for e in entries if e.local_date != local_date]
+    earlier = [_reading(e) for e in entries if e.id != entry_id]
     reading = Reading(
         local_date, answer.feeling_well, answer.symptoms, answer.temperature_c, answer.trend
     )

@@ -116,12 +116,12 @@ async def _advance(
     await prompt_store.save_draft(conn, prompt, outcome.draft.step.value, state, answered_at)
     view = question_view(case, prompt, outcome.draft, message_id)
     if outcome.answer:
-        await entry_store.save_entry(
+        entry_id = await entry_store.save_entry(
             conn, case.region, case.id, prompt.id, prompt.local_date, outcome.answer, now
         )
         # The rules run in the transaction that stores the entry: alert and entry commit
         # together, or neither does.
-        await escalations.on_entry(ctx, conn, case, prompt.local_date, outcome.answer)
+        await escalations.on_entry(ctx, conn, case, entry_id, prompt.local_date, outcome.answer)
         chat.replies.after_commit.append(metrics.ENTRIES_STORED.labels(case.region).inc)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None

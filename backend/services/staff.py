@@ -10,13 +10,18 @@ from uuid import UUID
 import asyncpg
 
 from backend.domain.errors import Invalid, NotFound
-from backend.domain.staff import ROLES, StaffMember, hash_token, new_token
+from backend.domain.staff import (
+    DEFAULT_TOKEN_DAYS,
+    ROLES,
+    StaffMember,
+    hash_token,
+    new_token,
+    token_days_problem,
+)
 from backend.services.context import ServiceContext
 from backend.storage import audit as audit_store
 from backend.storage import staff as staff_store
 from backend.storage.staff import Member, Token
-
-DEFAULT_TOKEN_DAYS = 180
 
 
 @dataclass(frozen=True)
@@ -53,35 +58,78 @@ async def create_staff(
     name: str,
     role: str,
     regions: Sequence[str],
-    token_days: int | None = DEFAULT_TOKEN_DAYS,
+    token_days: int = DEFAULT_TOKEN_DAYS,
+    actor: StaffMember | None = None,
 ) -> NewStaff:
-    """A staff member with one token. Staff and viewers need at least one region."""
+    """A staff member with one token, audited. Staff and viewers need at least one region.
+    ``actor`` None: an operator at the command line."""
     name = _validate(ctx, name, role, regions)
+    _require_lifetime("token_days", token_days)
+    regions = sorted(set(regions))
 
     async def store(conn: asyncpg.Connection) -> NewStaff:
-        staff_id = await staff_store.insert_member(conn, name, role, sorted(set(regions)))
+        now = ctx.clock.now()
+        staff_id = await staff_store.insert_member(conn, name, role, regions)
         token = await _issue(ctx, conn, staff_id, token_days)
+        await record(
+            conn,
+            actor,
+            "staff.create",
+            regions,
+            now,
+            staff=str(staff_id),
+            role=role,
+            token=str(token.info.id),
+            expires_at=_iso(token.info.expires_at),
+        )
         return NewStaff(staff_id=staff_id, token=token.token, token_info=token.info)
 
     return await ctx.db.transaction(store)
 
 
+def _require_lifetime(field: str, days: int) -> None:
+    problem = token_days_problem(days)
+    if problem:
+        raise Invalid(field, problem)
+
+
 async def _issue(
-    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int | None
+    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int
 ) -> NewToken:
     token = new_token()
-    expires_at = ctx.clock.now() + timedelta(days=days) if days else None
+    expires_at = ctx.clock.now() + timedelta(days=days)
     info = await staff_store.insert_token(conn, staff_id, hash_token(token), expires_at)
     return NewToken(token, info)
 
 
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
+
+
 async def issue_token(
-    ctx: ServiceContext, staff_id: UUID, days: int | None = DEFAULT_TOKEN_DAYS
+    ctx: ServiceContext,
+    staff_id: UUID,
+    days: int = DEFAULT_TOKEN_DAYS,
+    actor: StaffMember | None = None,
 ) -> NewToken:
+    """A new bearer token for an active member, audited under the member's regions."""
+    _require_lifetime("days", days)
+
     async def store(conn: asyncpg.Connection) -> NewToken:
         if await staff_store.get_member(conn, staff_id) is None:
             raise NotFound(f"staff member {staff_id} not found.")
-        return await _issue(ctx, conn, staff_id, days)
+        issued = await _issue(ctx, conn, staff_id, days)
+        await record(
+            conn,
+            actor,
+            "token.create",
+            await staff_store.assigned_regions(conn, staff_id),
+            ctx.clock.now(),
+            staff=str(staff_id),
+            token=str(issued.info.id),
+            expires_at=_iso(issued.info.expires_at),
+        )
+        return issued
 
     return await ctx.db.transaction(store)
 
@@ -95,9 +143,22 @@ async def list_tokens(ctx: ServiceContext, staff_id: UUID) -> list[Token]:
     return await ctx.db.transaction(read)
 
 
-async def revoke_token(ctx: ServiceContext, token_id: UUID) -> None:
-    if not await ctx.db.transaction(staff_store.revoke_token, token_id, ctx.clock.now()):
-        raise NotFound(f"token {token_id} not found or already revoked.")
+async def revoke_token(
+    ctx: ServiceContext, token_id: UUID, actor: StaffMember | None = None
+) -> None:
+    """Revoke a token, audited under its member's regions."""
+    now = ctx.clock.now()
+
+    async def store(conn: asyncpg.Connection) -> None:
+        staff_id = await staff_store.revoke_token(conn, token_id, now)
+        if staff_id is None:
+            raise NotFound(f"token {token_id} not found or already revoked.")
+        regions = await staff_store.assigned_regions(conn, staff_id)
+        await record(
+            conn, actor, "token.revoke", regions, now, staff=str(staff_id), token=str(token_id)
+        )
+
+    await ctx.db.transaction(store)
 
 
 async def list_staff(ctx: ServiceContext) -> list[Member]:

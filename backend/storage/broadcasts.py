@@ -1,8 +1,14 @@
-"""Broadcasts: a staff notice and its deliveries, which are outbox rows expanded in SQL."""
+"""Broadcasts: a staff notice and its deliveries, which are outbox rows expanded in SQL.
+
+Readers name the regions the caller may reach; a broadcast is visible only if all its regions
+are among them (``regions <@ $n::JSONB``), so another authority's broadcast is simply not found,
+in SQL and not only in the service layer.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -118,10 +124,17 @@ async def count_recipients(
     return rows[0]["n"]
 
 
-async def get(conn: asyncpg.Connection, broadcast_id: UUID) -> Broadcast | None:
+async def get(
+    conn: asyncpg.Connection, regions: Sequence[str], broadcast_id: UUID
+) -> Broadcast | None:
+    """The broadcast if all its regions are among ``regions``; None otherwise."""
     rows = await conn.fetch(
-        "SELECT id, regions, urgent, created_at, cancelled_at, total FROM broadcasts WHERE id = $1",
+        """
+        SELECT id, regions, urgent, created_at, cancelled_at, total FROM broadcasts
+        WHERE id = $1 AND regions <@ $2::JSONB
+        """,
         broadcast_id,
+        json.dumps(list(regions)),
     )
     if not rows:
         return None
@@ -136,7 +149,10 @@ async def get(conn: asyncpg.Connection, broadcast_id: UUID) -> Broadcast | None:
     )
 
 
-async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
+async def progress(
+    conn: asyncpg.Connection, regions: Sequence[str], broadcast_id: UUID
+) -> Progress:
+    """Delivery counts of a broadcast visible in ``regions`` (all zero for any other)."""
     rows = await conn.fetch(
         """
         SELECT count(*) AS total,
@@ -149,9 +165,13 @@ async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
                sum(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END) AS pending,
                min(sent_at) AS first_sent_at,
                max(coalesce(sent_at, failed_at)) AS last_done_at
-        FROM outbox WHERE broadcast_id = $1
+        FROM outbox
+        WHERE broadcast_id = $1 AND region = ANY($2::TEXT[])
+          AND EXISTS (SELECT 1 FROM broadcasts WHERE id = $1 AND regions <@ $3::JSONB)
         """,
         broadcast_id,
+        list(regions),
+        json.dumps(list(regions)),
     )
     row = rows[0]
     return Progress(
@@ -166,18 +186,27 @@ async def progress(conn: asyncpg.Connection, broadcast_id: UUID) -> Progress:
     )
 
 
-async def cancel(conn: asyncpg.Connection, broadcast_id: UUID) -> int:
-    """Stop what has not been sent. A message already on its way may still arrive (and is then
-    recorded as sent); one that would have been retried is not."""
+async def cancel(conn: asyncpg.Connection, regions: Sequence[str], broadcast_id: UUID) -> int:
+    """Stop what has not been sent of a broadcast whose regions are all among ``regions`` (the
+    caller's writable ones; any other broadcast is left alone). A message already on its way may
+    still arrive (and is then recorded as sent); one that would have been retried is not."""
     await conn.execute(
-        "UPDATE broadcasts SET cancelled_at = now() WHERE id = $1 AND cancelled_at IS NULL",
+        """
+        UPDATE broadcasts SET cancelled_at = now()
+        WHERE id = $1 AND regions <@ $2::JSONB AND cancelled_at IS NULL
+        """,
         broadcast_id,
+        json.dumps(list(regions)),
     )
     status = await conn.execute(
         """
         UPDATE outbox SET failed_at = now(), failure = 'cancelled', last_error = 'cancelled'
-        WHERE broadcast_id = $1 AND sent_at IS NULL AND failed_at IS NULL
+        WHERE broadcast_id = $1 AND region = ANY($2::TEXT[])
+          AND sent_at IS NULL AND failed_at IS NULL
+          AND EXISTS (SELECT 1 FROM broadcasts WHERE id = $1 AND regions <@ $3::JSONB)
         """,
         broadcast_id,
+        list(regions),
+        json.dumps(list(regions)),
     )
     return int(status.split()[-1])

@@ -73,28 +73,65 @@ def _escalation(row: asyncpg.Record) -> Escalation:
 async def raise_alert(
     conn: asyncpg.Connection, region: str, case_id: UUID, finding: Finding, now: datetime
 ) -> tuple[Escalation, bool]:
-    """Open an alert, or update the open one of this case and rule. True if it is new."""
+    """Open an alert, or update the open one of this case and rule. True if it is new.
+
+    Update first, insert only if nothing was open: which statement wrote the row is what
+    says "new", on every engine. (Comparing created_at with updated_at calls a repeat at the
+    same instant new; ``xmax = 0`` is PostgreSQL only.) Two transactions raising the same
+    alert at once meet at the partial unique index ``escalations_one_open``: at SERIALIZABLE
+    one of them is retried and then finds the other's alert to update.
+    """
+    escalation_id = await _update_open(conn, region, case_id, finding, now)
+    new = escalation_id is None
+    if new:
+        inserted = await conn.fetch(
+            """
+            INSERT INTO escalations (region, case_id, rule, severity, weight, reasons,
+                                     created_at, updated_at)
+            VALUES ($1, $2, $3, $4, $5, $6::JSONB, $7, $7)
+            ON CONFLICT (region, case_id, rule) WHERE status <> 'resolved' DO NOTHING
+            RETURNING id
+            """,
+            region,
+            case_id,
+            finding.rule.value,
+            finding.severity,
+            finding.weight,
+            json.dumps(list(finding.reasons)),
+            now,
+        )
+        if inserted:
+            escalation_id = inserted[0]["id"]
+        else:
+            # Opened by another transaction after our UPDATE looked (only possible below
+            # SERIALIZABLE): update that one; posting it is the other's business.
+            new = False
+            escalation_id = await _update_open(conn, region, case_id, finding, now)
+    assert escalation_id is not None
+    escalation = await get(conn, [region], escalation_id)
+    assert escalation is not None
+    return escalation, new
+
+
+async def _update_open(
+    conn: asyncpg.Connection, region: str, case_id: UUID, finding: Finding, now: datetime
+) -> UUID | None:
+    """Refresh the open alert of this case and rule with the new finding; its id, or None."""
     rows = await conn.fetch(
         """
-        INSERT INTO escalations AS e (region, case_id, rule, severity, weight, reasons,
-                                      created_at, updated_at)
-        VALUES ($1, $2, $3, $4, $5, $6::JSONB, $7, $7)
-        ON CONFLICT (region, case_id, rule) WHERE status <> 'resolved' DO UPDATE SET
-            reasons = excluded.reasons, updated_at = excluded.updated_at,
-            severity = excluded.severity, weight = excluded.weight
-        RETURNING e.id, (e.created_at = e.updated_at) AS new
+        UPDATE escalations SET reasons = $4::JSONB, updated_at = $5, severity = $6, weight = $7
+        WHERE region = $1 AND case_id = $2 AND rule = $3 AND status <> 'resolved'
+        RETURNING id
         """,
         region,
         case_id,
         finding.rule.value,
-        finding.severity,
-        finding.weight,
         json.dumps(list(finding.reasons)),
         now,
+        finding.severity,
+        finding.weight,
     )
-    escalation = await get(conn, [region], rows[0]["id"])
-    assert escalation is not None
-    return escalation, rows[0]["new"]
+    return rows[0]["id"] if rows else None
 
 
 async def get(

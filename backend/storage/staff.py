@@ -50,7 +50,8 @@ async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffM
         FROM staff_tokens t JOIN staff_members m ON m.id = t.staff_id
         WHERE t.token_hash = $1
           AND t.revoked_at IS NULL
-          AND (t.expires_at IS NULL OR t.expires_at > now())
+          -- Tokens made before every token had to expire get the default lifetime.
+          AND coalesce(t.expires_at, t.created_at + INTERVAL '180 days') > now()
           AND m.disabled_at IS NULL
         """,
         token_hash,
@@ -139,13 +140,26 @@ async def tokens_of(conn: asyncpg.Connection, staff_id: UUID) -> list[Token]:
     return [_token(r) for r in rows]
 
 
-async def revoke_token(conn: asyncpg.Connection, token_id: UUID, now: datetime) -> bool:
-    status = await conn.execute(
-        "UPDATE staff_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL",
+async def revoke_token(conn: asyncpg.Connection, token_id: UUID, now: datetime) -> UUID | None:
+    """Revoke an active token; the id of the member it belonged to, or None if there was no
+    such active token."""
+    rows = await conn.fetch(
+        """
+        UPDATE staff_tokens SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL
+        RETURNING staff_id
+        """,
         token_id,
         now,
     )
-    return status.endswith(" 1")
+    return rows[0]["staff_id"] if rows else None
+
+
+async def assigned_regions(conn: asyncpg.Connection, staff_id: UUID) -> list[str]:
+    """The regions a member was given (none for an admin, who reaches all of them)."""
+    rows = await conn.fetch(
+        "SELECT region FROM staff_regions WHERE staff_id = $1 ORDER BY region", staff_id
+    )
+    return [row["region"] for row in rows]
 
 
 async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> list[str] | None:
@@ -167,7 +181,4 @@ async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> li
         staff_id,
         now,
     )
-    regions = await conn.fetch(
-        "SELECT region FROM staff_regions WHERE staff_id = $1 ORDER BY region", staff_id
-    )
-    return [row["region"] for row in regions]
+    return await assigned_regions(conn, staff_id)
