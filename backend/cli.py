@@ -14,7 +14,7 @@ from dataclasses import replace
 from aiohttp import web
 
 from backend.config.regions import RegionsFileError
-from backend.config.settings import Settings, SettingsError, parse_roles
+from backend.config.settings import Settings, SettingsError, host_problem, parse_roles
 from backend.domain.errors import DomainError
 from backend.domain.staff import (
     DEFAULT_TOKEN_DAYS,
@@ -165,10 +165,7 @@ async def serve(settings: Settings) -> None:
         try:
             await site.start()
         except OSError as error:
-            raise SettingsError(
-                f"DIARY_HTTP_PORT {settings.http_port} on {settings.http_host} cannot be used "
-                f"({error.strerror}); choose another port."
-            ) from None
+            raise SettingsError(_listen_problem(settings, error)) from None
         base = f"http://{settings.http_host}:{settings.http_port}"
         log.info("Symptom Diary is running. API: %s/api/v1  health: %s/healthz", base, base)
         log.info(
@@ -183,6 +180,14 @@ async def serve(settings: Settings) -> None:
         log.info("shutting down")
     finally:
         await runner.cleanup()
+
+
+def _listen_problem(settings: Settings, error: OSError) -> str:
+    """One sentence naming the setting that stops the API from listening."""
+    return host_problem(settings.http_host, error) or (
+        f"DIARY_HTTP_PORT {settings.http_port} on {settings.http_host} cannot be used "
+        f"({error.strerror}); choose another port."
+    )
 
 
 async def _context(settings: Settings, apply_migrations: bool | None = None):

@@ -19,7 +19,7 @@ from telegram.ext import Application
 
 from backend.api.app import create_api
 from backend.config.regions import load_regions
-from backend.config.settings import Settings, SettingsError
+from backend.config.settings import Settings, SettingsError, host_problem
 from backend.domain.clock import Clock, SystemClock
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
@@ -80,7 +80,13 @@ async def open_database(
     """
     url = settings.database_url
     if url is None:
-        url = await start_embedded(settings.data_dir)
+        try:
+            url = await start_embedded(settings.data_dir)
+        except OSError as error:  # not writable, not a directory, no space...
+            raise SettingsError(
+                f"DIARY_DATA_DIR {settings.data_dir} cannot hold the embedded database "
+                f"({error.strerror or type(error).__name__}); choose a writable directory."
+            ) from None
         log.info("embedded PostgreSQL running under %s", settings.data_dir)
     await ctx.db.open(url)
     if apply_migrations is None:
@@ -209,6 +215,8 @@ async def _start_sandbox(sandbox: SandboxBotApi, settings: Settings) -> None:
         await sandbox.start(host=host, port=port)
         return
     except OSError as error:
+        if problem := host_problem(host, error):
+            raise SettingsError(problem) from None
         if settings.sandbox_port_explicit or port == 0:
             raise SettingsError(
                 f"DIARY_SANDBOX_PORT {port} cannot be used on {host} "

@@ -7,6 +7,8 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
+
 
 async def run(repo_root: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
@@ -31,6 +33,26 @@ async def test_a_bad_setting_stops_with_one_sentence(repo_root: Path) -> None:
         err.strip()
         == "symptom-diary: DIARY_HTTP_PORT must be a port number from 0 to 65535, not 'http'."
     )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({"DIARY_DATA_DIR": "/proc/no-database-here"}, "DIARY_DATA_DIR"),
+        ({"DIARY_HTTP_HOST": "203.0.113.250"}, "DIARY_HTTP_HOST"),  # not this machine's
+    ],
+)
+async def test_a_setting_found_bad_at_start_up_stops_with_one_sentence(
+    repo_root: Path, tmp_path: Path, database_url: str, env: dict[str, str], named: str
+) -> None:
+    """Problems only start-up can find (a directory, an address) are one sentence too."""
+    base = {"DIARY_DATA_DIR": str(tmp_path), "DIARY_HTTP_PORT": "0"}
+    if named != "DIARY_DATA_DIR":
+        base["DIARY_DATABASE_URL"] = database_url  # no embedded server needed
+    code, _, err = await run(repo_root, base | env, "serve")
+    lines = err.strip().splitlines()
+    assert code == 2, err
+    assert lines[-1].startswith(f"symptom-diary: {named} ") and "Traceback" not in err, err
 
 
 async def test_migrate_then_staff_create(repo_root: Path, empty_database_url: str) -> None:

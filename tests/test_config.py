@@ -53,6 +53,8 @@ DB = "postgresql://diary:pw@db.example:5432/diary"
     [
         ({"DIARY_HTTP_PORT": "eighty"}, "DIARY_HTTP_PORT"),
         ({"DIARY_HTTP_PORT": "70000"}, "DIARY_HTTP_PORT"),
+        ({"DIARY_DATABASE_URL": "postgresql://u:secret@[bad/db"}, "DIARY_DATABASE_URL"),
+        ({"DIARY_DATABASE_URL": "postgresql://u:secret@db:99999/db"}, "DIARY_DATABASE_URL"),
         ({"DIARY_DATABASE_URL": "mysql://u:pw@h/d"}, "DIARY_DATABASE_URL"),
         ({"DIARY_TELEGRAM_TOKEN": "123:abc/def"}, "DIARY_TELEGRAM_TOKEN"),
         ({"DIARY_TELEGRAM_TOKEN": "123:abc def"}, "DIARY_TELEGRAM_TOKEN"),
@@ -94,6 +96,7 @@ def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
         Settings.from_env(env)
     message = str(raised.value)
     assert named in message and message.endswith(".") and "\n" not in message
+    assert "secret" not in message  # a database password is never echoed
     assert "pw@" not in message  # a database password is never echoed
     assert "abc" not in message  # nor a token
 

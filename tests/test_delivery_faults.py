@@ -25,6 +25,7 @@ from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
 from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
+from backend.storage.outbox import BatchResult
 from bot.render import Renderer
 from bot.sandbox import SandboxBotApi
 from bot.sender import MAX_ATTEMPTS, OutboxSender
@@ -346,3 +347,37 @@ async def test_transient_errors_never_drop_an_alert(
     assert rows[9_700_100]["failure"] == "gave_up"
     assert rows[-4_700_001]["failed_at"] is None  # still queued, to be tried again
     assert person.messages == []
+
+
+async def test_a_stale_senders_results_never_unsend_a_message(
+    ctx: ServiceContext, db: Database
+) -> None:
+    """A sender whose lease lapsed (a long database outage) records a failure or a deferral
+    for a message its successor has since sent: the message stays sent."""
+    messages = [
+        Outgoing(
+            chat_id=9_800_000 + n,
+            kind=Kind.BROADCAST,
+            language="de",
+            priority=Priority.BROADCAST,
+            dedup_key=f"stale:{n}",
+            payload={"text": "Hinweis"},
+            region=REGION,
+        )
+        for n in range(2)
+    ]
+    await db.transaction(outbox_store.enqueue, messages)
+    stale = await db.transaction(outbox_store.claim_due, "stale", 10, timedelta(0))
+    successor = await db.transaction(outbox_store.claim_due, "successor", 10, timedelta(minutes=1))
+    assert len(stale) == len(successor) == 2  # the stale claim had expired
+    await db.transaction(
+        outbox_store.finish_batch, BatchResult(sent=[(row, 1) for row in successor])
+    )
+    late = BatchResult(
+        failed=[(stale[0], "bad_request", "400")], later=[(stale[1], 5.0, "x", True)]
+    )
+    await db.transaction(outbox_store.finish_batch, late)
+    rows = await db.fetch(
+        "SELECT sent_at, failed_at FROM outbox WHERE dedup_key LIKE 'stale:%' ORDER BY dedup_key"
+    )
+    assert all(row["sent_at"] is not None and row["failed_at"] is None for row in rows)

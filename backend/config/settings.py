@@ -7,8 +7,10 @@ with one sentence that names the variable (``SettingsError``), and secrets never
 
 from __future__ import annotations
 
+import errno
 import logging
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +46,16 @@ def parse_roles(value: str, name: str = "DIARY_ROLE") -> frozenset[str]:
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message is one sentence naming the variable."""
+
+
+def host_problem(host: str, error: OSError) -> str | None:
+    """The sentence for a listening error caused by DIARY_HTTP_HOST, if it was the host."""
+    if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
+        return (
+            f"DIARY_HTTP_HOST {host!r} is not an address of this machine "
+            f"({error.strerror}); use e.g. 127.0.0.1 or 0.0.0.0."
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -247,7 +259,14 @@ class _Env:
                     "database needs no TLS)."
                 )
             return None
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+            parts.port  # noqa: B018 - parsed on access: raises for a port out of range
+        except ValueError:
+            # Never echo the value: it may hold a password.
+            raise SettingsError(
+                f"{name} is not a valid URL (check the host, brackets and port)."
+            ) from None
         if parts.scheme not in _DB_SCHEMES:
             # The URL may contain a password: name the scheme only, never echo the value.
             raise SettingsError(

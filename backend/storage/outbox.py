@@ -124,7 +124,8 @@ async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
     """Record a batch's results set-based: three statements whatever its size.
 
     A message withdrawn while it was on its way (a cancelled broadcast, /stop) is recorded as
-    sent if Telegram took it, and stays withdrawn if it was to be tried again.
+    sent if Telegram took it, and stays withdrawn if it was to be tried again. A message that
+    is already sent (by a sender that took over while this one's lease had lapsed) stays sent.
     """
     if result.sent:
         await conn.execute(
@@ -145,7 +146,7 @@ async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
                                 claimed_until = NULL
             FROM unnest($1::TEXT[], $2::UUID[], $3::TEXT[], $4::TEXT[])
                  AS v(region, id, failure, error)
-            WHERE o.region = v.region AND o.id = v.id
+            WHERE o.region = v.region AND o.id = v.id AND o.sent_at IS NULL
             """,
             [row.region for row, _, _ in result.failed],
             [row.id for row, _, _ in result.failed],
@@ -161,7 +162,7 @@ async def finish_batch(conn: asyncpg.Connection, result: BatchResult) -> None:
                                 attempts = o.attempts - v.refund
             FROM unnest($1::TEXT[], $2::UUID[], $3::FLOAT8[], $4::TEXT[], $5::INT4[])
                  AS v(region, id, delay, error, refund)
-            WHERE o.region = v.region AND o.id = v.id AND o.failed_at IS NULL
+            WHERE o.region = v.region AND o.id = v.id AND o.sent_at IS NULL AND o.failed_at IS NULL
             """,
             [row.region for row, *_ in result.later],
             [row.id for row, *_ in result.later],
