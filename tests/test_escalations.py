@@ -443,7 +443,7 @@ async def test_only_staff_of_the_region_may_bind_its_group(
 
     await erika.send_text(start, chat=other)  # the code was not spent by the refusals
     assert "Gesundheitsamt der Stadt Köln" in (await in_group(other))["text"]
-    notice = await in_group(old, lambda m: "nicht mehr" in m["text"])
+    notice = await in_group(old, lambda m: "keine Meldungen" in m["text"])
     assert "Gesundheitsamt der Stadt Köln" in notice["text"]
     rows = await ctx.db.fetch(
         "SELECT detail FROM audit_log WHERE action = 'group.bind' AND region = $1 "
