@@ -30,7 +30,6 @@ from backend.services.setup import prepare_database
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from bot.runtime import BotEndpoint, BotIdentity, running_bot, running_sender
-from bot.sandbox import SandboxBotApi
 from bot.sender import OutboxSender
 from bot.webhook import webhook_handler
 
