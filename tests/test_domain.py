@@ -235,10 +235,11 @@ BERLIN = Region(
 def test_next_prompt_in_local_time_across_dst() -> None:
     # Saturday 28 March 2026, 20:00 Berlin (UTC+1); the clocks go forward that night.
     before = datetime(2026, 3, 28, 19, 0, tzinfo=UTC)
-    nxt = BERLIN.next_prompt_at(before)
+    nxt = BERLIN.next_prompt_for(before, date.min, date.max)
     assert (nxt.date(), nxt.hour, nxt.minute) == (date(2026, 3, 29), 8, 0)
     assert nxt.utcoffset().total_seconds() == 2 * 3600  # summer time now
-    assert BERLIN.next_prompt_at(datetime(2026, 3, 29, 6, 30, tzinfo=UTC)).hour == 18
+    later = BERLIN.next_prompt_for(datetime(2026, 3, 29, 6, 30, tzinfo=UTC), date.min, date.max)
+    assert later.hour == 18
 
 
 def test_next_prompt_respects_the_quarantine_dates() -> None:

@@ -67,23 +67,12 @@ class Region:
     def local_date(self, instant: datetime) -> date:
         return instant.astimezone(self.zone).date()
 
-    def next_prompt_at(self, instant: datetime) -> datetime:
-        """The next prompt time after ``instant``, in the region's zone.
+    def next_prompt_for(self, instant: datetime, start: date, end: date) -> datetime | None:
+        """The next prompt after ``instant`` for a quarantine from ``start`` to ``end`` (local
+        dates): none before the first slot of the start date, None after the end's last one.
 
         Built from local wall-clock times, so it stays at 09:00 across daylight-saving changes.
         """
-        local = instant.astimezone(self.zone)
-        for days in (0, 1):
-            day = local.date() + timedelta(days=days)
-            for at in self.prompt_times:
-                candidate = datetime.combine(day, at, tzinfo=self.zone)
-                if candidate > local:
-                    return candidate
-        raise ValueError(f"region {self.id} has no prompt times")
-
-    def next_prompt_for(self, instant: datetime, start: date, end: date) -> datetime | None:
-        """The next prompt after ``instant`` for a quarantine from ``start`` to ``end`` (local
-        dates): none before the first slot of the start date, None after the end's last one."""
         local = instant.astimezone(self.zone)
         day = max(local.date(), start)
         while day <= end:
