@@ -37,9 +37,13 @@ class StaffMember:
     def readable_regions(self) -> list[str]:
         return sorted(self.regions)
 
+    def may_write(self, region: str) -> bool:
+        """Staff and admins may change data of their regions; viewers only read."""
+        return region in self.regions and self.role != "viewer"
+
     def writable_regions(self) -> list[str]:
         """The regions whose data this member may change: none for viewers."""
-        return [] if self.role == "viewer" else sorted(self.regions)
+        return sorted(region for region in self.regions if self.may_write(region))
 
     def require_write(self, region: str) -> None:
         """Staff and admins may change data of their regions; viewers only read.

@@ -15,21 +15,23 @@ from backend.storage import audit as store
 
 async def record(
     conn: asyncpg.Connection,
-    staff: StaffMember,
+    staff: StaffMember | None,
     action: str,
     region: str,
     now: datetime,
     case_id: UUID | None = None,
+    /,
     **detail: Any,
 ) -> None:
     """``now`` is the application's time, kept in the detail; the record's own time is the
-    database's."""
+    database's. ``staff`` None: an operator at the command line. The parameters are
+    positional-only, so that the detail may name a staff member or a region too."""
     await store.record(
         conn,
-        staff_id=staff.id,
+        staff_id=staff.id if staff else None,
         action=action,
         region=region,
         case_id=case_id,
-        client=staff.client,
+        client=staff.client if staff else "cli",
         detail={**detail, "app_time": now.isoformat()},
     )

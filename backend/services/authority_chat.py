@@ -86,9 +86,7 @@ class GroupChat:
         return self.region is not None and self.may_write(self.region)
 
     def may_write(self, region: str) -> bool:
-        return (
-            self.staff is not None and region in self.staff.regions and self.staff.role != "viewer"
-        )
+        return self.staff is not None and self.staff.may_write(region)
 
 
 GroupHandler = Callable[[asyncpg.Connection, GroupChat], Awaitable[None]]
@@ -199,8 +197,7 @@ async def bind_group(
             chat.replies.say("group_code_invalid")
             return
         chat.replies.language, chat.replies.region = region.default_language, region.id
-        staff = chat.staff
-        if staff is None or region.id not in staff.regions or staff.role == "viewer":
+        if not chat.may_write(region.id):
             chat.replies.say("group_bind_not_authorised")  # the code stays unused
             return
         if not await group_store.use_code(conn, hash_code(code), "group", now):
@@ -227,7 +224,7 @@ async def bind_group(
             )
         await audit.record(
             conn,
-            staff,
+            chat.staff,
             "group.bind",
             region.id,
             now,

@@ -18,8 +18,8 @@ from backend.domain.staff import (
     new_token,
     token_days_problem,
 )
+from backend.services import audit
 from backend.services.context import ServiceContext
-from backend.storage import audit as audit_store
 from backend.storage import staff as staff_store
 from backend.storage.staff import Member, Token
 
@@ -188,14 +188,7 @@ async def record(
     """Audit a change to staff accounts, once per region concerned ('' for none: an admin).
     ``actor`` None: an operator at the command line."""
     for region in regions or [""]:
-        await audit_store.record(
-            conn,
-            staff_id=actor.id if actor else None,
-            action=action,
-            region=region,
-            client=actor.client if actor else "cli",
-            detail={**detail, "app_time": now.isoformat()},
-        )
+        await audit.record(conn, actor, action, region, now, **detail)
 
 
 async def disable_staff(ctx: ServiceContext, staff_id: UUID, actor: StaffMember | None) -> None:
