@@ -34,6 +34,12 @@ def redact(text: str, secret: str | None) -> str:
     return text
 
 
+def describe_error(error: BaseException, secret: str | None) -> str:
+    """``Type: message`` of an error for a log line or a stored reason, ``secret`` taken out
+    (HTTP client errors quote the request URL, which holds the bot token)."""
+    return redact(f"{type(error).__name__}: {error}", secret)
+
+
 class RedactingFormatter(logging.Formatter):
     """Another formatter's output with the secrets taken out, tracebacks included: the last
     line of defence for a library that puts a URL with the token into a message."""

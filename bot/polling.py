@@ -27,7 +27,7 @@ from telegram.error import InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application
 
 from backend import metrics
-from backend.logs import UPDATE_ID, redact
+from backend.logs import UPDATE_ID, describe_error
 from backend.storage.database import UNAVAILABLE
 from backend.storage.leases import Lease
 from bot.sender import retry_after_seconds
@@ -166,12 +166,7 @@ def _log_failure(error: Exception, delay: float, token: str) -> None:
             delay,
         )
         return
-    log.warning(
-        "polling failed (%s: %s); retrying in %.1f s",
-        type(error).__name__,
-        redact(str(error), token),
-        delay,
-    )
+    log.warning("polling failed (%s); retrying in %.1f s", describe_error(error, token), delay)
 
 
 async def _holds(lease: Lease) -> bool:

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from telegram import BotCommand
-from telegram.error import InvalidToken, NetworkError, TelegramError
+from telegram.error import InvalidToken, NetworkError
 from telegram.ext import Application, ApplicationBuilder
 from telegram.helpers import create_deep_linked_url
 
 from backend.config.settings import SettingsError
 from backend.i18n import Catalogs
-from backend.logs import redact
+from backend.logs import describe_error
 from backend.services.context import ServiceContext
 from backend.storage.leases import Lease
 from bot.aiohttp_request import AiohttpRequest
@@ -82,7 +82,9 @@ async def set_commands(application: Application, catalogs: Catalogs) -> None:
                 language_code=language,
             )
     except Exception as error:  # noqa: BLE001 - best effort
-        log.warning("could not set the command menu (%s)", _describe(error, application.bot.token))
+        log.warning(
+            "could not set the command menu (%s)", describe_error(error, application.bot.token)
+        )
 
 
 async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
@@ -103,7 +105,7 @@ async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
                 log.warning(
                     "the Bot API at %s cannot be reached yet (%s); retrying in %.1f s",
                     endpoint.base_url,
-                    _describe(error, endpoint.token),
+                    describe_error(error, endpoint.token),
                     delay,
                 )
                 await asyncio.sleep(delay)
@@ -124,7 +126,7 @@ async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
         if isinstance(error, NetworkError):
             raise SettingsError(
                 f"The Bot API at {endpoint.base_url} cannot be reached "
-                f"({_describe(error, endpoint.token)}); check DIARY_TELEGRAM_API_URL and the "
+                f"({describe_error(error, endpoint.token)}); check DIARY_TELEGRAM_API_URL and the "
                 "network."
             ) from None
         if isinstance(error, Exception) and not isinstance(error, SettingsError):
@@ -135,19 +137,14 @@ async def _initialize(application: Application, endpoint: BotEndpoint) -> None:
         raise
 
 
-def _describe(error: BaseException, token: str) -> str:
-    """The error's type and message, without the token (client errors quote the URL)."""
-    detail = error.message if isinstance(error, TelegramError) else str(error)
-    return redact(f"{type(error).__name__}: {detail}", token)
-
-
 async def _drop_webhook(application: Application) -> None:
     """Long polling needs no webhook; a Bot API server without webhooks may refuse (fine)."""
     try:
         await application.bot.delete_webhook()
     except Exception as error:  # noqa: BLE001 - best effort
         log.warning(
-            "deleteWebhook failed (%s); polling anyway", _describe(error, application.bot.token)
+            "deleteWebhook failed (%s); polling anyway",
+            describe_error(error, application.bot.token),
         )
 
 

@@ -36,12 +36,12 @@ from datetime import timedelta
 
 import asyncpg
 from telegram import Bot, Message
-from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TelegramError
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 from telegram.warnings import PTBDeprecationWarning
 
 from backend import metrics
 from backend.domain.messages import Kind, Priority
-from backend.logs import redact
+from backend.logs import describe_error
 from backend.services.context import OutboxSignal
 from backend.storage import cases as case_store
 from backend.storage import leases
@@ -314,8 +314,7 @@ class OutboxSender:
             # answer (a KeyError on an HTTP 200 {"ok": false}, say): the message's failure,
             # never the batch's, or nothing of the batch would be recorded and all of it sent
             # again.
-            detail = error.message if isinstance(error, TelegramError) else str(error)
-            reason = f"{type(error).__name__}: {redact(detail, self.bot.token)}"
+            reason = describe_error(error, self.bot.token)
             if row.kind in BEST_EFFORT:
                 self._fail(result, row, "best_effort", reason)
                 return _Next()
