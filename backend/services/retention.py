@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 import asyncpg
 
@@ -36,19 +38,14 @@ async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) 
     region = ctx.regions.require(region_id)
     now = ctx.clock.now()
     cutoff = now - timedelta(days=region.retention_days)
-    purged = 0
-    for _ in range(batches):
 
-        async def batch(conn: asyncpg.Connection) -> int:
-            ids = await case_admin.due_for_purge(conn, region.id, cutoff, BATCH)
-            if ids:
-                await case_admin.purge(conn, region.id, ids, now)
-            return len(ids)
+    async def batch(conn: asyncpg.Connection, limit: int) -> int:
+        ids = await case_admin.due_for_purge(conn, region.id, cutoff, limit)
+        if ids:
+            await case_admin.purge(conn, region.id, ids, now)
+        return len(ids)
 
-        done = await ctx.db.transaction(batch)
-        purged += done
-        if done < BATCH:
-            break
+    purged = await _in_batches(ctx, batches, BATCH, batch)
     await purge_delivery_records(ctx, region.id, batches)
     if purged:
         log.info(
@@ -67,12 +64,7 @@ async def prune_processed_updates(
 
     Not per region: updates are the bot's, and every instance may run this, harmlessly."""
     cutoff = ctx.clock.now() - keep
-    pruned = 0
-    for _ in range(batches):
-        done = await ctx.db.transaction(update_store.prune_updates, cutoff, UPDATE_BATCH)
-        pruned += done
-        if done < UPDATE_BATCH:
-            break
+    pruned = await _in_batches(ctx, batches, UPDATE_BATCH, update_store.prune_updates, cutoff)
     if pruned:
         log.info("%d processed updates older than %s forgotten", pruned, keep)
     return pruned
@@ -84,15 +76,27 @@ async def purge_delivery_records(ctx: ServiceContext, region_id: str, batches: i
     deleted. Processed updates are pruned by ``prune_processed_updates``."""
     now = ctx.clock.now()
     messages_before = now - timedelta(days=OUTBOX_DAYS)
-    steps = [
-        (store.purge_finished_outbox, region_id, messages_before),
-        (store.purge_finished_outbox, NO_REGION, messages_before),
-    ]
     deleted = 0
-    for purge, *args in steps:
-        for _ in range(batches):
-            done = await ctx.db.transaction(purge, *args, ROW_BATCH)
-            deleted += done
-            if done < ROW_BATCH:
-                break
+    for region in (region_id, NO_REGION):
+        deleted += await _in_batches(
+            ctx, batches, ROW_BATCH, store.purge_finished_outbox, region, messages_before
+        )
     return deleted
+
+
+async def _in_batches(
+    ctx: ServiceContext,
+    batches: int,
+    size: int,
+    step: Callable[..., Awaitable[int]],
+    *args: Any,
+) -> int:
+    """Run ``step(conn, *args, size)`` in its own transaction until it does less than ``size``
+    (or ``batches`` times); return the total. Short transactions never hold locks for long."""
+    total = 0
+    for _ in range(batches):
+        done = await ctx.db.transaction(step, *args, size)
+        total += done
+        if done < size:
+            break
+    return total
