@@ -11,7 +11,6 @@ what is measured is the service, not the pacing.
 from __future__ import annotations
 
 import asyncio
-import statistics
 import time
 import uuid
 from decimal import Decimal
@@ -30,7 +29,7 @@ from backend.storage import groups as group_store
 from bot.render import Renderer
 from bot.sender import OutboxSender
 from tests.bench.bench_sender import bot_for, sandbox
-from tests.bench.common import drop_database, fresh_database
+from tests.bench.common import drop_database, fresh_database, latency_summary
 from tests.bench.sandbox_process import FIRST_GROUP
 
 SPACING = 0.8  # seconds between alerts: each of the 4 groups gets one every 3.2 s (> 3 s)
@@ -87,10 +86,10 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
 
                 async def store(conn, case=case) -> list:
                     today = ctx.clock.now().date()
-                    await entry_store.save_entry(
+                    entry_id = await entry_store.save_entry(
                         conn, case.region, case.id, uuid.uuid4(), today, fever, ctx.clock.now()
                     )
-                    return await escalations.on_entry(ctx, conn, case, today, fever)
+                    return await escalations.on_entry(ctx, conn, case, entry_id, today, fever)
 
                 arrived_before = len(box.timeline)
                 raised = await db.transaction(store)
@@ -107,13 +106,8 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
                 await asyncio.sleep(max(0.0, SPACING - (time.monotonic() - began)))
             sender.stop()
             await task
-        latencies.sort()
-        p99 = latencies[min(len(latencies) - 1, round(0.99 * (len(latencies) - 1)))]
         return {
-            "alerts": len(latencies),
-            "p50_s": statistics.median(latencies),
-            "p99_s": p99,
-            "max_s": latencies[-1],
+            **latency_summary(latencies),
             "429s": sender.counts["429"],
             "met": sender.counts["429"] == 0 and len(latencies) == alerts,
         }

@@ -78,5 +78,17 @@ def median(values: list[float]) -> float:
     return statistics.median(values)
 
 
+def latency_summary(latencies: list[float]) -> dict:
+    """How many alerts, and their p50, p99 and maximum latency in seconds."""
+    ordered = sorted(latencies)
+    p99 = ordered[min(len(ordered) - 1, round(0.99 * (len(ordered) - 1)))]
+    return {
+        "alerts": len(ordered),
+        "p50_s": statistics.median(ordered),
+        "p99_s": p99,
+        "max_s": ordered[-1],
+    }
+
+
 def run(main: Callable[[], Awaitable[None]]) -> None:
     asyncio.run(main())
