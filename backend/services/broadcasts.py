@@ -69,12 +69,18 @@ async def create_in(
     return broadcast_id, total
 
 
-async def _status(
-    conn: asyncpg.Connection, regions: list[str], broadcast_id: UUID
-) -> BroadcastStatus:
+async def _found(conn: asyncpg.Connection, regions: list[str], broadcast_id: UUID) -> Broadcast:
+    """The broadcast if ``regions`` reach it; otherwise it does not exist."""
     broadcast = await store.get(conn, regions, broadcast_id)
     if broadcast is None:
         raise NotFound(f"broadcast {broadcast_id} not found.")
+    return broadcast
+
+
+async def _status(
+    conn: asyncpg.Connection, regions: list[str], broadcast_id: UUID
+) -> BroadcastStatus:
+    broadcast = await _found(conn, regions, broadcast_id)
     return BroadcastStatus(broadcast, await store.progress(conn, regions, broadcast_id))
 
 
@@ -95,9 +101,7 @@ async def cancel_broadcast(
     async def cancel(conn: asyncpg.Connection) -> BroadcastStatus:
         # Found among the readable ones first, so a viewer of the regions hears "forbidden"
         # and everyone else "not found", as for cases.
-        broadcast = await store.get(conn, staff.readable_regions(), broadcast_id)
-        if broadcast is None:
-            raise NotFound(f"broadcast {broadcast_id} not found.")
+        broadcast = await _found(conn, staff.readable_regions(), broadcast_id)
         for region in broadcast.regions:
             staff.require_write(region)
         await store.cancel(conn, staff.writable_regions(), broadcast_id)
