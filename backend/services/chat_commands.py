@@ -103,10 +103,7 @@ async def choose_language(
         # ...and the questionnaire already on screen is redrawn in it.
         owned = [(case.region, case.id) for case in chat.active]
         for prompt in await prompt_store.find_latest_for_cases(conn, owned):
-            messages = await outbox_store.find_prompt_messages(
-                conn, prompt.region, update.chat_id, prompt.id
-            )
-            shown = on_screen(prompt, messages)
+            shown = await on_screen(conn, chat, prompt)
             case = next(c for c in chat.active if c.id == prompt.case_id)
             if shown is not None and prompt.step != "done":
                 draft = Draft.from_stored(prompt.step, prompt.draft)
@@ -164,10 +161,7 @@ async def confirm_stop(
             return
         # Answering one menu answers them all: an older copy, or one from before /resume,
         # must not stop (or say "the questions continue") again.
-        still_open = await outbox_store.close_menus(conn, update.chat_id, "stop")
-        for other in still_open:
-            if other != menu.message_id:
-                chat.replies.add(Kind.CLEAR_BUTTONS, message_id=other)
+        await _close_stop_menus(conn, chat, update, keep=menu.message_id)
         if menu.answered:
             chat.replies.notice(query_id, "question_closed")
             if menu.message_id is not None:
@@ -187,6 +181,16 @@ async def confirm_stop(
             _answer_menu(chat, menu, message_id, "stopped", authority=authority)
 
     return await once(ctx, update, handle)
+
+
+async def _close_stop_menus(
+    conn: asyncpg.Connection, chat: Chat, update: ChatUpdate, keep: int | None = None
+) -> None:
+    """Every open /stop menu of the chat is answered now; their buttons go (but ``keep``'s,
+    the menu being answered, which shows the answer instead)."""
+    for message_id in await outbox_store.close_menus(conn, update.chat_id, "stop"):
+        if message_id != keep:
+            chat.replies.add(Kind.CLEAR_BUTTONS, message_id=message_id)
 
 
 async def _pressed_menu(
@@ -229,8 +233,7 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
             return
         await case_store.set_stopped(conn, update.chat_id, None)
         # A /stop menu still on screen asked about the state before this: it must not act.
-        for menu in await outbox_store.close_menus(conn, update.chat_id, "stop"):
-            chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu)
+        await _close_stop_menus(conn, chat, update)
         resumed = replace(chat.active[0], stopped_at=None)  # as it is from now on
         chat.replies.say("resumed", next=next_prompt_at(ctx, resumed))
 

@@ -93,7 +93,7 @@ async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, messa
         detail = str(outcome.detail) if outcome.detail is not None else None
         chat.replies.say(outcome.problem.value, value=detail)
         return
-    old_message = on_screen(prompt, await _messages(conn, chat, prompt))
+    old_message = await on_screen(conn, chat, prompt)
     if old_message is not None:
         chat.replies.add(Kind.CLEAR_BUTTONS, message_id=old_message)
     # The next question goes below the typed answer, where the person is looking.
@@ -143,7 +143,7 @@ async def show_again(conn: asyncpg.Connection, chat: Chat) -> None:
     # Oldest first, so that the one touched last ends up at the bottom.
     for prompt in reversed(await prompt_store.find_latest_for_cases(conn, owned)):
         case = _case_of(chat, prompt)
-        shown = on_screen(prompt, await _messages(conn, chat, prompt))
+        shown = await on_screen(conn, chat, prompt)
         if case is None or prompt.step == Step.DONE or shown is None:
             continue
         chat.speak_as(case)
@@ -164,12 +164,13 @@ async def _messages(
     )
 
 
-def on_screen(prompt: Prompt, messages: outbox_store.PromptMessages | None) -> int | None:
+async def on_screen(conn: asyncpg.Connection, chat: Chat, prompt: Prompt) -> int | None:
     """The message showing the prompt's step now, if known: the one last pressed, else the
     one last sent for it; None while that is still on its way (or was never sent)."""
     pressed = prompt.draft.get("message_id")
     if pressed is not None:
         return pressed
+    messages = await _messages(conn, chat, prompt)
     if messages is None or messages.queued:
         return None
     return messages.current
