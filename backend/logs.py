@@ -44,7 +44,7 @@ class RedactingFormatter(logging.Formatter):
     """Another formatter's output with the secrets taken out, tracebacks included: the last
     line of defence for a library that puts a URL with the token into a message."""
 
-    def __init__(self, inner: logging.Formatter, secrets: Iterable[str]):
+    def __init__(self, inner: logging.Formatter, secrets: Iterable[str | None]):
         super().__init__()
         self.inner = inner
         self.secrets = [secret for secret in secrets if secret]
@@ -81,7 +81,7 @@ def configure_logging(
         )
     else:
         formatter = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    handler.setFormatter(RedactingFormatter(formatter, [s for s in secrets if s]))
+    handler.setFormatter(RedactingFormatter(formatter, secrets))
     logging.basicConfig(level=level, handlers=[handler], force=True)
     quiet_libraries(level)
 

@@ -3,6 +3,7 @@ no access without its record."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -35,3 +36,21 @@ async def record(
         client=staff.client if staff else "cli",
         detail={**detail, "app_time": now.isoformat()},
     )
+
+
+async def record_shown(
+    conn: asyncpg.Connection,
+    staff: StaffMember,
+    action: str,
+    regions: Iterable[str],
+    now: datetime,
+    shown: Sequence[tuple[str, UUID]],
+    **detail: Any,
+) -> None:
+    """A list read: per region, how many rows it showed and which cases (once each), so that
+    "who saw this person?" finds lists too (``GET /audit?case=``)."""
+    for region in regions:
+        ids = [str(case_id) for row_region, case_id in shown if row_region == region]
+        if ids:
+            cases = list(dict.fromkeys(ids))
+            await record(conn, staff, action, region, now, count=len(ids), cases=cases, **detail)

@@ -208,19 +208,10 @@ async def list_cases(
         found = await case_admin.page(
             conn, regions, status=status, kind=kind, line_list=line_list, after=after, limit=limit
         )
-        for region in regions:
-            shown = [str(case.id) for case, _ in found if case.region == region]
-            if shown:
-                await audit.record(
-                    conn,
-                    staff,
-                    "cases.list",
-                    region,
-                    ctx.clock.now(),
-                    count=len(shown),
-                    cases=shown,
-                    list=line_list,
-                )
+        shown = [(case.region, case.id) for case, _ in found]
+        await audit.record_shown(
+            conn, staff, "cases.list", regions, ctx.clock.now(), shown, list=line_list
+        )
         return found
 
     return await ctx.db.transaction(read)

@@ -221,18 +221,8 @@ async def worklist(
 
     async def read(conn: asyncpg.Connection) -> list[tuple[Escalation, Any]]:
         found = await store.find(conn, regions, status, severity)
-        for region in regions:
-            shown = [str(e.case_id) for e, _ in found if e.region == region]
-            if shown:
-                await audit.record(
-                    conn,
-                    staff,
-                    "escalations.list",
-                    region,
-                    ctx.clock.now(),
-                    count=len(shown),
-                    cases=sorted(set(shown)),
-                )
+        shown = [(escalation.region, escalation.case_id) for escalation, _ in found]
+        await audit.record_shown(conn, staff, "escalations.list", regions, ctx.clock.now(), shown)
         return found
 
     return await ctx.db.transaction(read)
