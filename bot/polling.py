@@ -39,36 +39,30 @@ MAX_BACKOFF = 60.0
 
 
 class PollerHealth:
-    """What an operator needs to notice a poller that is alive but not getting updates: also
-    exported as metrics (``diary_telegram_last_poll_timestamp_seconds`` and friends)."""
+    """Consecutive failures, for the backoff; what an operator needs to notice a poller that is
+    alive but not getting updates goes to the metrics (``diary_telegram_last_poll_timestamp_
+    seconds``, ``diary_telegram_poll_failures_total``)."""
 
     def __init__(self) -> None:
-        self.last_success: float | None = None  # wall-clock time of the last answered poll
         self.failures = 0  # consecutive failed polls
-        self.last_error: str | None = None  # the exception type of the latest failure
-        self.skipped = 0  # updates that could not be parsed
 
     def polled(self) -> None:
-        self.last_success = time.time()
         self.failures = 0
-        metrics.POLL_LAST_SUCCESS.set(self.last_success)
+        metrics.POLL_LAST_SUCCESS.set(time.time())
 
     def failed(self, error: BaseException) -> None:
         self.failures += 1
-        self.last_error = type(error).__name__
-        metrics.POLL_FAILURES.labels(self.last_error).inc()
+        metrics.POLL_FAILURES.labels(type(error).__name__).inc()
 
     @property
     def backoff(self) -> float:
         return min(MAX_BACKOFF, 0.5 * 2**self.failures)
 
 
-async def poll_forever(
-    application: Application, lease: Lease | None = None, health: PollerHealth | None = None
-) -> None:
+async def poll_forever(application: Application, lease: Lease | None = None) -> None:
     """Poll while holding ``lease`` (if given), releasing it when cancelled."""
     try:
-        await _poll(application, lease, health or PollerHealth())
+        await _poll(application, lease, PollerHealth())
     finally:
         if lease:
             with contextlib.suppress(*UNAVAILABLE, asyncpg.PostgresError):
