@@ -10,6 +10,7 @@ from collections.abc import Callable
 from datetime import date, datetime
 from typing import Any
 
+from backend.domain.messages import NEXT_ENDED, NEXT_PAUSED
 from backend.i18n import Translator
 
 Params = dict[str, Any]
@@ -34,9 +35,9 @@ def upcoming(t: Translator, nxt: str | None, now: datetime, sentence: str) -> st
     """``sentence`` (translated, with ``{when}``) about the next questions; instead, when there
     are none to announce, that they are paused (/stop) or that monitoring ends."""
     _ = t.gettext
-    if nxt == "paused":
+    if nxt == NEXT_PAUSED:
         return _("The daily questions are paused. Type /resume to continue.")
-    if nxt == "ended":
+    if nxt == NEXT_ENDED:
         return _("No more questions are planned: your monitoring ends with your quarantine.")
     return sentence.format(when=when(t, nxt, now))
 

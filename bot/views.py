@@ -12,6 +12,7 @@ from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from backend.domain.messages import NEXT_ENDED
 from backend.domain.questionnaire import Action, Draft, Step
 from backend.domain.regions import Region
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
@@ -162,7 +163,7 @@ def question_view(
                 )
             )
         lines.append(answers(t, draft, symptoms))
-        if p.get("next") == "ended":
+        if p.get("next") == NEXT_ENDED:
             lines.append(_("That was the last one: your monitoring ends with your quarantine."))
         elif p.get("next"):
             lines.append(upcoming(t, p["next"], now, _("Next questions: {when}.")))

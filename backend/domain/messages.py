@@ -38,6 +38,11 @@ class Kind(StrEnum):
 
 NO_REGION = ""  # outbox rows for chats that belong to no case (yet)
 
+# A payload's "next" (when the next questions come) is an ISO time, or one of these: the
+# person used /stop, or the quarantine has no prompt left.
+NEXT_PAUSED = "paused"
+NEXT_ENDED = "ended"
+
 
 @dataclass(frozen=True)
 class Outgoing:

@@ -15,7 +15,7 @@ from uuid import UUID, uuid4
 import asyncpg
 
 from backend.domain.cases import Case
-from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
+from backend.domain.messages import NEXT_ENDED, NEXT_PAUSED, NO_REGION, Kind, Outgoing, Priority
 from backend.i18n import pick_language
 from backend.services.context import ServiceContext
 from backend.storage import cases as case_store
@@ -141,18 +141,12 @@ def language_for(ctx: ServiceContext, cases: list[Case], update: ChatUpdate) -> 
     return pick_language(ctx.languages, update.telegram_language)
 
 
-# What "next" says instead of a time (bot/texts.py ``upcoming``): the person used /stop, or the
-# quarantine has no prompt left.
-PAUSED = "paused"
-ENDED = "ended"
-
-
 def next_prompt_at(ctx: ServiceContext, case: Case) -> str | None:
-    """When ``case`` gets its next questions: an ISO time, ``PAUSED`` or ``ENDED``."""
+    """When ``case`` gets its next questions: an ISO time, ``NEXT_PAUSED`` or ``NEXT_ENDED``."""
     region = ctx.regions.get(case.region)
     if region is None:
         return None
     if case.stopped_at is not None:
-        return PAUSED
+        return NEXT_PAUSED
     at = region.next_prompt_for(ctx.clock.now(), case.quarantine_start, case.quarantine_end)
-    return at.isoformat() if at else ENDED
+    return at.isoformat() if at else NEXT_ENDED
