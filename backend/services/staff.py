@@ -97,8 +97,9 @@ async def _issue(
     ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, days: int
 ) -> NewToken:
     token = new_token()
-    expires_at = ctx.clock.now() + timedelta(days=days)
-    info = await staff_store.insert_token(conn, staff_id, hash_token(token), expires_at)
+    now = ctx.clock.now()
+    expires_at = now + timedelta(days=days)
+    info = await staff_store.insert_token(conn, staff_id, hash_token(token), now, expires_at)
     return NewToken(token, info)
 
 
@@ -174,7 +175,9 @@ async def member(ctx: ServiceContext, staff_id: UUID) -> Member:
 
 async def authenticate(ctx: ServiceContext, token: str) -> StaffMember | None:
     """The staff member a bearer token belongs to, or None for an unknown or revoked token."""
-    return await ctx.db.transaction(staff_store.get_by_token_hash, hash_token(token))
+    return await ctx.db.transaction(
+        staff_store.get_by_token_hash, hash_token(token), ctx.clock.now()
+    )
 
 
 async def record(

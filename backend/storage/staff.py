@@ -28,22 +28,32 @@ async def insert_member(
 
 
 async def insert_token(
-    conn: asyncpg.Connection, staff_id: UUID, token_hash: str, expires_at: datetime | None = None
+    conn: asyncpg.Connection,
+    staff_id: UUID,
+    token_hash: str,
+    created_at: datetime,
+    expires_at: datetime,
 ) -> Token:
+    """A new token; both moments come from the service clock, which also checks them."""
     rows = await conn.fetch(
         """
-        INSERT INTO staff_tokens (staff_id, token_hash, expires_at) VALUES ($1, $2, $3)
+        INSERT INTO staff_tokens (staff_id, token_hash, created_at, expires_at)
+        VALUES ($1, $2, $3, $4)
         RETURNING id, created_at, expires_at, revoked_at
         """,
         staff_id,
         token_hash,
+        created_at,
         expires_at,
     )
     return _token(rows[0])
 
 
-async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffMember | None:
-    """The active member owning a valid (unrevoked, unexpired) token, or None."""
+async def get_by_token_hash(
+    conn: asyncpg.Connection, token_hash: str, now: datetime
+) -> StaffMember | None:
+    """The active member owning a token valid (unrevoked, unexpired) at ``now``, or None.
+    ``now`` is the service clock that also wrote ``expires_at`` (backend/domain/clock.py)."""
     rows = await conn.fetch(
         """
         SELECT m.id, m.name, m.role
@@ -51,10 +61,11 @@ async def get_by_token_hash(conn: asyncpg.Connection, token_hash: str) -> StaffM
         WHERE t.token_hash = $1
           AND t.revoked_at IS NULL
           -- Tokens made before every token had to expire get the default lifetime.
-          AND coalesce(t.expires_at, t.created_at + INTERVAL '180 days') > now()
+          AND coalesce(t.expires_at, t.created_at + INTERVAL '180 days') > $2
           AND m.disabled_at IS NULL
         """,
         token_hash,
+        now,
     )
     if not rows:
         return None
