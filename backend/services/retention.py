@@ -62,9 +62,9 @@ async def prune_processed_updates(
 ) -> int:
     """Forget processed updates older than ``keep`` (none can be redelivered); returns how many.
 
-    Not per region: updates are the bot's, and every instance may run this, harmlessly."""
-    cutoff = ctx.clock.now() - keep
-    pruned = await _in_batches(ctx, batches, UPDATE_BATCH, update_store.prune_updates, cutoff)
+    Not per region: updates are the bot's, and every instance may run this, harmlessly.
+    Measured on the database clock that recorded them (``storage.updates``)."""
+    pruned = await _in_batches(ctx, batches, UPDATE_BATCH, update_store.prune_updates, keep)
     if pruned:
         log.info("%d processed updates older than %s forgotten", pruned, keep)
     return pruned
@@ -73,13 +73,13 @@ async def prune_processed_updates(
 async def purge_delivery_records(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:
     """Delete the region's finished outbox rows after ``OUTBOX_DAYS``, and (in every region's
     sweep: the deletes are idempotent and indexed) those of no region. Returns the rows
-    deleted. Processed updates are pruned by ``prune_processed_updates``."""
-    now = ctx.clock.now()
-    messages_before = now - timedelta(days=OUTBOX_DAYS)
+    deleted. Processed updates are pruned by ``prune_processed_updates``. Measured on the
+    database clock that wrote the finishing times (``storage.retention``)."""
+    keep = timedelta(days=OUTBOX_DAYS)
     deleted = 0
     for region in (region_id, NO_REGION):
         deleted += await _in_batches(
-            ctx, batches, ROW_BATCH, store.purge_finished_outbox, region, messages_before
+            ctx, batches, ROW_BATCH, store.purge_finished_outbox, region, keep
         )
     return deleted
 

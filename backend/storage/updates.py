@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import timedelta
 
 import asyncpg
 
@@ -19,19 +19,21 @@ async def claim_update(conn: asyncpg.Connection, update_key: str) -> bool:
     return bool(rows)
 
 
-async def prune_updates(conn: asyncpg.Connection, processed_before: datetime, limit: int) -> int:
-    """Forget up to ``limit`` updates processed before ``processed_before``; returns how many.
+async def prune_updates(conn: asyncpg.Connection, older_than: timedelta, limit: int) -> int:
+    """Forget up to ``limit`` updates processed ``older_than`` ago; returns how many.
 
     Telegram keeps an unconfirmed update for 24 hours, so one recorded days ago can no longer
-    be redelivered and its row only costs space."""
+    be redelivered and its row only costs space. On the database clock, which wrote
+    ``processed_at`` (its column default) and which every instance shares."""
     rows = await conn.fetch(
         """
         DELETE FROM processed_updates WHERE update_key IN (
-            SELECT update_key FROM processed_updates WHERE processed_at < $1 LIMIT $2
+            SELECT update_key FROM processed_updates
+            WHERE processed_at < now() - $1::INTERVAL LIMIT $2
         )
         RETURNING update_key
         """,
-        processed_before,
+        older_than,
         limit,
     )
     return len(rows)
