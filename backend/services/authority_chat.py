@@ -367,7 +367,9 @@ async def broadcast_preview(
             chat.replies.say("broadcast_usage", limit=MAX_TEXT)
             return
         region = ctx.regions.require(chat.region)
-        draft = await group_store.insert_draft(conn, region.id, chat.staff.id, notice)
+        draft = await group_store.insert_draft(
+            conn, region.id, chat.staff.id, notice, ctx.clock.now()
+        )
         recipients = await count_recipients(conn, [region.id], None, urgent=False)
         chat.replies.say(
             "broadcast_preview",
@@ -396,7 +398,7 @@ async def broadcast_decision(
         if not chat.authorised:
             chat.replies.notice(query_id, "not_authorised")
             return
-        draft = await group_store.decide_draft(conn, draft_id, chat.region)
+        draft = await group_store.decide_draft(conn, draft_id, chat.region, ctx.clock.now())
         if draft is None or message_id is None:
             chat.replies.notice(query_id, "question_closed")
             return

@@ -144,29 +144,37 @@ async def earlier_chat_ids(conn: asyncpg.Connection, chat_id: int) -> set[int]:
     return found
 
 
-async def insert_draft(conn: asyncpg.Connection, region: str, staff_id: UUID, text: str) -> UUID:
+async def insert_draft(
+    conn: asyncpg.Connection, region: str, staff_id: UUID, text: str, now: datetime
+) -> UUID:
     rows = await conn.fetch(
-        "INSERT INTO broadcast_drafts (region, staff_id, text) VALUES ($1, $2, $3) RETURNING id",
+        """
+        INSERT INTO broadcast_drafts (region, staff_id, text, created_at) VALUES ($1, $2, $3, $4)
+        RETURNING id
+        """,
         region,
         staff_id,
         text,
+        now,
     )
     return rows[0]["id"]
 
 
 async def decide_draft(
-    conn: asyncpg.Connection, draft_id: UUID, region: str
+    conn: asyncpg.Connection, draft_id: UUID, region: str, now: datetime
 ) -> asyncpg.Record | None:
-    """Take an undecided draft of ``region`` (once); None if decided or unknown."""
+    """Take an undecided draft of ``region`` (once) made within the hour before ``now``; None
+    if decided, stale or unknown. ``now`` is the service clock, which also wrote created_at."""
     rows = await conn.fetch(
         """
-        UPDATE broadcast_drafts SET decided_at = now()
+        UPDATE broadcast_drafts SET decided_at = $3
         WHERE id = $1 AND region = $2 AND decided_at IS NULL
-          AND created_at > now() - INTERVAL '1 hour'
+          AND created_at > $3::TIMESTAMPTZ - INTERVAL '1 hour'
         RETURNING id, staff_id, text
         """,
         draft_id,
         region,
+        now,
     )
     return rows[0] if rows else None
 
