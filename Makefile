@@ -8,7 +8,7 @@ PYBABEL := $(BIN)/pybabel
 LANGS := de tr ar ru uk pl
 POT ?= locales/messages.pot
 
-.PHONY: run test test-overlay lint migrate bench locales locales-extract locales-update locales-check clean
+.PHONY: run test test-overlay test-dates lint migrate bench locales locales-extract locales-update locales-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,12 @@ test: $(TEST_STAMP)
 ## test-overlay: the test suite again, every test database partitioned by region
 test-overlay: $(TEST_STAMP)
 	TEST_POSTGRESQL_OVERLAY=1 $(BIN)/pytest -q
+
+## test-dates: the whole suite again at four other dates (libfaketime shifts every process,
+##             the embedded PostgreSQL included; installs Debian's faketime when missing);
+##             ARGS="dst leap" runs some of them, ARGS="-- -k calendar" passes pytest arguments
+test-dates: $(TEST_STAMP)
+	$(BIN)/python -m tests.dates $(ARGS)
 
 ## bench: the benchmarks (about 8 minutes; figures in the README's performance section);
 ##        ARGS="5." runs those whose name contains "5."

@@ -34,6 +34,7 @@ import pytest
 
 from backend.config.settings import Settings
 from backend.storage.database import Database, DatabaseUnreachable
+from tests.dates import clock_environment
 
 USER = "diary"
 DATABASE = "diary"
@@ -158,7 +159,8 @@ def _openssl(directory: Path, command: str, *subject: str) -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENSSL_CONF": "openssl.cnf"},
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "OPENSSL_CONF": "openssl.cnf"}
+        | clock_environment(),
     )
     if result.returncode != 0:
         raise RuntimeError(f"openssl {command.split()[0]} failed: {result.stderr.strip()}")
@@ -235,7 +237,7 @@ def _as_server_account(
     return subprocess.run(
         args,
         cwd=cwd,
-        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": str(cwd)},
+        env={"PATH": "/usr/bin:/bin", "LC_ALL": "C", "HOME": str(cwd)} | clock_environment(),
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -340,7 +342,7 @@ def tls_server() -> Iterator[TlsServer]:
             capture_output=True,
             text=True,
             timeout=60,
-            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"},
+            env={"PATH": "/usr/bin:/bin", "LC_ALL": "C"} | clock_environment(),
         )
         if result.returncode != 0:
             raise RuntimeError(f"creating the role and the database failed: {result.stderr}")
