@@ -27,7 +27,7 @@ import sys
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
@@ -117,6 +117,7 @@ class Run:
     returncode: int = -1
     seconds: float = 0.0
     summary: str = ""
+    failures: list[str] = field(default_factory=list)
 
 
 def run_at(run: Run, pytest_args: list[str], workdir: Path) -> Run:
@@ -144,6 +145,8 @@ def run_at(run: Run, pytest_args: list[str], workdir: Path) -> Run:
     run.seconds = time.monotonic() - started
     lines = [line for line in log.read_text().splitlines() if line.strip()]
     run.summary = lines[-1].strip("= ") if lines else "no output"
+    # pytest's short summary: printed below, so that CI's output names what failed.
+    run.failures = [line for line in lines if line.startswith(("FAILED ", "ERROR "))]
     return run
 
 
@@ -177,7 +180,9 @@ def main(argv: list[str]) -> int:
         )
     failed = [run for run in done if run.returncode != 0]
     for run in failed:
-        print(f"log: {args.workdir / run.name}.log", file=sys.stderr)
+        print(f"\n{run.name} ({run.at:%Y-%m-%d %H:%M:%S} UTC), log: {args.workdir / run.name}.log")
+        for line in run.failures:
+            print(f"  {line}")
     return 1 if failed else 0
 
 
