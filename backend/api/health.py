@@ -29,11 +29,18 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
+    db = request.app[CONTEXT].db
     try:
-        status = await schema_status(request.app[CONTEXT].db)
+        status = await schema_status(db)
+        # During a failover the pool may still hold a connection to the old primary, now a
+        # standby: reads work there, writes do not. Ready means the service can write.
+        read_only = await db.fetch("SHOW transaction_read_only")
     except Exception as error:  # any failure to reach the database means "not ready"
         log.warning("readiness check failed: %s", type(error).__name__)
         return problem(503, "Not ready", "The database cannot be reached.")
+    if read_only and read_only[0][0] == "on":
+        await db.pool.expire_connections()  # the next connections look for the primary
+        return problem(503, "Not ready", "The database accepts no writes (a standby).")
     if not status.current:
         return problem(
             503,

@@ -141,7 +141,7 @@ async def once_in_group(
         await outbox_store.enqueue(conn, chat.replies.messages)
         return chat.replies.messages
 
-    messages = await ctx.db.transaction(body)
+    messages = await ctx.db.keyed_transaction(body)  # keyed by the update: see chat.once
     if messages:
         ctx.outbox.notify()
     return messages is not None

@@ -123,7 +123,8 @@ async def once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> bool
         committed.append(chat.replies)
         return chat.replies.messages
 
-    messages = await ctx.db.transaction(body)
+    # Keyed by the update (claim_update): it may be re-run after a failover.
+    messages = await ctx.db.keyed_transaction(body)
     for replies in committed:
         for action in replies.after_commit:
             action()

@@ -49,7 +49,9 @@ async def start_round(
         return RoundResult(round_id=round_id, prompts=count)
 
     started = time.perf_counter()
-    result = await ctx.db.transaction(create)
+    # Keyed by (region, date, slot), the slot chosen above: a re-run after a failover whose
+    # first COMMIT happened finds the round and sends nothing twice.
+    result = await ctx.db.keyed_transaction(create)
     if result.round_id:
         metrics.ROUND_SECONDS.labels(region.id).observe(time.perf_counter() - started)
         metrics.ROUND_PROMPTS.labels(region.id).inc(result.prompts)

@@ -32,9 +32,13 @@ RETRYABLE = (asyncpg.SerializationError, asyncpg.DeadlockDetectedError)
 UNAVAILABLE = (
     OSError,
     asyncpg.PostgresConnectionError,
-    asyncpg.OperatorInterventionError,
+    asyncpg.OperatorInterventionError,  # admin shutdown, crash shutdown, cannot connect now
     asyncpg.InterfaceError,
     asyncpg.InternalClientError,
+    # A connection to a primary that a failover demoted to a standby: the write did not
+    # happen. The connection is thrown away; a new one goes to the new primary (a multi-host
+    # URL with target_session_attrs=read-write).
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
@@ -47,6 +51,9 @@ class RetryPolicy:
     attempts: int = 8
     base_delay: float = 0.01
     max_delay: float = 1.0
+    # How long a unit of work that is idempotent by key waits for the database to come back
+    # (a failover of a Patroni cluster takes ttl + a few seconds; see deploy/ha).
+    failover_window: float = 60.0
 
     def delay(self, attempt: int) -> float:
         """Full jitter: a random delay up to an exponentially growing cap."""
@@ -137,7 +144,10 @@ class Database:
                     except UNAVAILABLE:
                         # A connection cut off mid-transaction can come back from the pool in
                         # a broken protocol state (asyncpg#784): throw it away, never reuse it.
+                        # Its idle siblings point at the same server, likely gone or demoted:
+                        # they are replaced as they are next acquired.
                         conn.terminate()
+                        await self.pool.expire_connections()
                         raise
             except RETRYABLE as exc:
                 attempt += 1
@@ -147,6 +157,38 @@ class Database:
                 TRANSACTION_RETRIES.inc()
                 log.debug("transaction retry %d after %s", attempt, exc.sqlstate)
                 await asyncio.sleep(self.retry.delay(attempt))
+
+    async def keyed_transaction(
+        self,
+        fn: Callable[Concatenate[asyncpg.Connection, P], Awaitable[T]],
+        *args: P.args,
+        **kwargs: P.kwargs,
+    ) -> T:
+        """:meth:`transaction` for a unit of work that records its own key first (a Telegram
+        update's key, a round's region, date and slot): it also waits out a failover.
+
+        When the connection breaks, the server shuts down or turns out to be a standby, the
+        unit is run again on a new connection (to the new primary) until
+        ``retry.failover_window`` has passed. That is safe only because of the key, and it
+        is how a COMMIT whose outcome is unknown is resolved: if the first COMMIT happened,
+        the second run finds its key taken and does nothing (the replies it wrote went out
+        with the first); if it did not, the second run is the only one. Never use it for work
+        without such a key: a blind re-run could do it twice.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.retry.failover_window
+        attempt = 0
+        while True:
+            try:
+                return await self.transaction(fn, *args, **kwargs)
+            except UNAVAILABLE as exc:
+                if loop.time() >= deadline:
+                    raise
+                attempt += 1
+                self.retries += 1
+                TRANSACTION_RETRIES.inc()
+                log.warning("database unavailable (%s); retrying by key", type(exc).__name__)
+                await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
 
     async def fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
         """A single read outside any explicit transaction (health checks, simple reads)."""
