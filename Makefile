@@ -8,7 +8,7 @@ PYBABEL := $(BIN)/pybabel
 LANGS := de tr ar ru uk pl
 POT ?= locales/messages.pot
 
-.PHONY: run test test-overlay test-dates lint migrate bench locales locales-extract locales-update locales-check clean
+.PHONY: run test test-overlay test-dates test-failover lint migrate bench locales locales-extract locales-update locales-check clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -45,6 +45,11 @@ test-overlay: $(TEST_STAMP)
 ##             ARGS="dst leap" runs some of them, ARGS="-- -k calendar" passes pytest arguments
 test-dates: $(TEST_STAMP)
 	$(BIN)/python -m tests.dates $(ARGS)
+
+## test-failover: a three-member Patroni cluster loses its primary twice under load
+##                (tests/test_failover.py; installs Debian's patroni, etcd and PostgreSQL 15)
+test-failover: $(TEST_STAMP)
+	$(BIN)/pytest -q -m failover tests/test_failover.py
 
 ## bench: the benchmarks (about 8 minutes; figures in the README's performance section);
 ##        ARGS="5." runs those whose name contains "5."

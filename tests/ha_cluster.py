@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 import urllib.request
@@ -72,7 +73,9 @@ class Member:
     def state(self) -> dict:
         """Patroni's own view of this member (GET /patroni), {} when it does not answer."""
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.api_port}/patroni", timeout=2) as r:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{self.api_port}/patroni", timeout=2
+            ) as r:
                 return json.loads(r.read())
         except (OSError, ValueError):
             return {}
@@ -141,9 +144,10 @@ class Cluster:
             "PATRONI_SUPERUSER_PASSWORD": PASSWORD,
             "PATRONI_REPLICATION_PASSWORD": PASSWORD,
             "PATRONI_REWIND_PASSWORD": PASSWORD,
-            "PATRONI_POSTGRESQL_PARAMETERS_UNIX_SOCKET_DIRECTORIES": str(self.base),
         } | clock_environment()
-        ids = {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
+        ids = (
+            {"user": account.pw_uid, "group": account.pw_gid, "extra_groups": []} if account else {}
+        )
         with member.log.open("ab") as output:
             member.process = subprocess.Popen(
                 ["/usr/bin/patroni", str(CONFIG)],
@@ -158,7 +162,13 @@ class Cluster:
     def kill(self, member: Member) -> None:
         """The node dies: SIGKILL to Patroni and its PostgreSQL at once, no shutdown."""
         assert member.process is not None
+        # Patroni starts PostgreSQL in a process group of its own: kill both groups, the
+        # postmaster's with every backend in it, so no socket of the node stays open.
+        postmaster = _postmaster_pid(member.data)
         os.killpg(member.process.pid, signal.SIGKILL)
+        if postmaster is not None:
+            with _suppress():
+                os.killpg(os.getpgid(postmaster), signal.SIGKILL)
         member.process.wait(30)
         # The postmaster's children notice their parent is gone and exit by themselves.
         _wait_port_closed(member.pg_port)
@@ -187,6 +197,13 @@ class _suppress:
 
     def __exit__(self, *exc: object) -> bool:
         return exc[0] is not None and issubclass(exc[0], ProcessLookupError)  # type: ignore[arg-type]
+
+
+def _postmaster_pid(data: Path) -> int | None:
+    try:
+        return int((data / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
 
 
 def _wait_port_closed(port: int, timeout: float = 30) -> None:
@@ -218,9 +235,7 @@ def start_cluster(members: int = 3) -> Cluster:
                 f"--initial-advertise-peer-urls=http://127.0.0.1:{peer}",
                 f"--initial-cluster=diary-etcd=http://127.0.0.1:{peer}",
             ],
-            env={"PATH": "/usr/bin:/bin"}
-            | _etcd_arch()
-            | clock_environment(),
+            env={"PATH": "/usr/bin:/bin"} | _etcd_arch() | clock_environment(),
             stdout=output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -265,6 +280,7 @@ def _create_database(cluster: Cluster) -> None:
 
 
 if __name__ == "__main__":
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # so that the cluster is stopped
     started = start_cluster()
     print("cluster up:", started.url, "base:", started.base)
     try:

@@ -48,6 +48,14 @@ def test_values_and_secret_files(tmp_path: Path) -> None:
 DB = "postgresql://diary:pw@db.example:5432/diary"
 
 
+def test_a_cluster_is_named_by_all_its_hosts() -> None:
+    """A high-availability cluster (deploy/ha): asyncpg tries each host, and
+    target_session_attrs=read-write keeps the one that is the primary now."""
+    url = "postgresql://diary:pw@10.0.0.1:5432,10.0.0.2:5432,[fd00::3]:5432/diary"
+    url += "?target_session_attrs=read-write"
+    assert Settings.from_env({"DIARY_DATABASE_URL": url}).database_url == url
+
+
 @pytest.mark.parametrize(
     ("env", "named"),
     [
@@ -55,6 +63,7 @@ DB = "postgresql://diary:pw@db.example:5432/diary"
         ({"DIARY_HTTP_PORT": "70000"}, "DIARY_HTTP_PORT"),
         ({"DIARY_DATABASE_URL": "postgresql://u:secret@[bad/db"}, "DIARY_DATABASE_URL"),
         ({"DIARY_DATABASE_URL": "postgresql://u:secret@db:99999/db"}, "DIARY_DATABASE_URL"),
+        ({"DIARY_DATABASE_URL": "postgresql://u:secret@a:5432,b:99999/db"}, "DIARY_DATABASE_URL"),
         ({"DIARY_DATABASE_URL": "mysql://u:pw@h/d"}, "DIARY_DATABASE_URL"),
         ({"DIARY_TELEGRAM_TOKEN": "123:abc/def"}, "DIARY_TELEGRAM_TOKEN"),
         ({"DIARY_TELEGRAM_TOKEN": "123:abc def"}, "DIARY_TELEGRAM_TOKEN"),

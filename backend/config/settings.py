@@ -261,7 +261,7 @@ class _Env:
             return None
         try:
             parts = urlsplit(value)
-            parts.port  # noqa: B018 - parsed on access: raises for a port out of range
+            _check_hosts(parts.netloc)
         except ValueError:
             # Never echo the value: it may hold a password.
             raise SettingsError(
@@ -274,3 +274,12 @@ class _Env:
                 f"(got a URL with scheme {parts.scheme!r})."
             )
         return with_tls(value, tls, SettingsError)
+
+
+def _check_hosts(netloc: str) -> None:
+    """Every host of a URL, one or several (``h1:5432,h2:5432``: a high-availability cluster,
+    where asyncpg tries each in turn and ``target_session_attrs`` picks the primary); raises
+    ValueError for a port out of range or a bracket left open."""
+    hosts = netloc.rpartition("@")[2]
+    for host in hosts.split(","):
+        urlsplit(f"//{host}").port  # noqa: B018 - parsed on access
