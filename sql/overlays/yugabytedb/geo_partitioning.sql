@@ -599,6 +599,7 @@ CREATE TABLE escalations (
     resolved_by UUID,
     resolved_at TIMESTAMPTZ,
     resolution TEXT,
+    post_id UUID,
     CONSTRAINT escalations_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT escalations_severity_check CHECK (severity IN ('urgent', 'high', 'normal')),
     CONSTRAINT escalations_status_check CHECK (status IN ('open', 'claimed', 'resolved'))
