@@ -233,6 +233,14 @@ async def post_view(
     alerts = await store.in_post(conn, region_id, case_id, post_id)
     if not alerts:
         return None
+    # Most pressing first, then in the rules' own order (raised at the same instant).
+    rules = [rule.value for rule in Rule]
+    alerts.sort(
+        key=lambda e: (
+            _SEVERITY_ORDER.get(e.severity, 2),
+            rules.index(e.rule) if e.rule in rules else len(rules),
+        )
+    )
     case = await case_store.get_case(conn, [region_id], case_id)
     assert case is not None
     region = ctx.regions.require(case.region)
@@ -248,7 +256,7 @@ async def post_view(
         "kind": case.kind,
         "day": quarantine_day(case.quarantine_start, today),
         "days": quarantine_day(case.quarantine_start, case.quarantine_end),
-        "severity": min((e.severity for e in alerts), key=lambda s: _SEVERITY_ORDER.get(s, 2)),
+        "severity": alerts[0].severity,
         "status": _combined_status(alerts),
         "alerts": [
             {
