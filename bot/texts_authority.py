@@ -148,7 +148,7 @@ def alert(
             t.ngettext(
                 "Nobody has claimed this alert yet.",
                 "Nobody has claimed these alerts yet.",
-                len(alerts),
+                sum(1 for item in alerts if item["status"] == "open"),
             ),
         )
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None

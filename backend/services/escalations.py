@@ -287,6 +287,13 @@ async def post_view(
     }
 
 
+async def alert_view(
+    ctx: ServiceContext, conn: asyncpg.Connection, escalation: Escalation
+) -> dict[str, Any] | None:
+    """What the group sees of the message ``escalation`` is listed in."""
+    return await post_view(ctx, conn, escalation.region, escalation.case_id, escalation.post_id)
+
+
 def _reading(entry: entry_store.Entry) -> Reading:
     return Reading(
         entry.local_date, entry.feeling_well, entry.symptoms, entry.temperature_c, entry.trend

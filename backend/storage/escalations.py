@@ -278,7 +278,8 @@ async def in_post(
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS} FROM escalations e
-        WHERE e.region = $1 AND e.case_id = $2 AND coalesce(e.post_id, e.id) = $3
+        WHERE e.region = $1 AND e.case_id = $2
+          AND (e.post_id = $3 OR (e.post_id IS NULL AND e.id = $3))
         ORDER BY e.created_at, e.id
         """,
         region,
@@ -354,7 +355,8 @@ async def mark_posted(
     rows = await conn.fetch(
         """
         UPDATE escalations SET posted_at = $4, reposts = reposts + $5
-        WHERE region = $1 AND case_id = $2 AND coalesce(post_id, id) = $3 RETURNING reposts
+        WHERE region = $1 AND case_id = $2 AND (post_id = $3 OR (post_id IS NULL AND id = $3))
+        RETURNING reposts
         """,
         region,
         case_id,
