@@ -641,3 +641,35 @@ async def test_an_alert_claimed_through_the_api_shows_in_the_grouped_message(
         case["id"],
     )
     assert [(r["status"], r["by_staff"]) for r in rows] == [("resolved", True)] * 2
+
+
+async def test_an_unclaimed_urgent_message_is_reposted_once_with_all_its_reasons(
+    service: TestClient,
+    bot_api: SandboxBotApi,
+    authority: dict,
+    ctx: ServiceContext,
+    clock: FixedClock,
+) -> None:
+    group, (token, erika) = authority["group"], authority["Erika"]
+    await citizen_reports(
+        service, token, bot_api, 5211, "index", "39.8", ("Chest pain",), staff_reference="K-32"
+    )
+    urgent = await in_group(group, alert_in(group, "K-32"))
+    assert urgent["text"].startswith("🚨")  # the most severe of its alerts
+    assert sum(line.startswith("•") for line in urgent["text"].splitlines()) == 2
+    clock.advance(timedelta(minutes=15))
+    assert await repost_unclaimed(ctx, REGION) == 1  # one message again, not one per alert
+    service.app[RUNNING].sender.signal.notify()
+    again = await in_group(
+        group, lambda m: alert_in(group, "K-32")(m) and m["message_id"] != urgent["message_id"]
+    )
+    assert "Warnzeichen" in again["text"] and "39,8" in again["text"]
+    before = group.mark()
+    await erika.wait_for_answer(await press_alert(erika, again, "c"))
+    for message in (urgent, again):  # every copy shows who took it
+        await group.wait_for_message(
+            lambda m, i=message["message_id"]: m["message_id"] == i and "Erika" in m["text"],
+            after=before,
+            timeout=30,
+        )
+    assert await repost_unclaimed(ctx, REGION) == 0
