@@ -93,8 +93,15 @@ def _day(t: Translator, day: dict, region: Region | None) -> str:
 def alert(
     t: Translator, p: Params, now: datetime, region: Region | None
 ) -> tuple[str, InlineKeyboardMarkup | None]:
-    """The alert as the group sees it, with the buttons its state allows."""
+    """The alerts one entry raised, as the group sees them in one message, with the buttons
+    their state allows (they act on all of the case's unresolved alerts)."""
     _ = t.gettext
+    # A message queued before alerts were grouped names one rule at the top level.
+    alerts = p.get("alerts") or [
+        {"rule": p["rule"], "reasons": p.get("reasons", []), "status": p["status"]}
+    ]
+    # Some of them taken through the API, others not: each line says which.
+    mixed = len({a["status"] for a in alerts}) > 1
     head = _("{severity} · case {reference} · {kind} · day {day} of {days}").format(
         severity=_(SEVERITY.get(p["severity"], SEVERITY["normal"])),
         reference=p["reference"],
@@ -102,7 +109,14 @@ def alert(
         day=p["day"],
         days=p["days"],
     )
-    lines = [head, ""] + ["• " + _reason(t, p["rule"], r, region) for r in p.get("reasons", [])]
+    lines = [head, ""]
+    for item in alerts:
+        state = ""
+        if mixed and item["status"] == "claimed":
+            state = " · " + _("claimed by {name}").format(name=item.get("claimed_by") or "?")
+        elif mixed and item["status"] == "resolved":
+            state = " · " + _("resolved")
+        lines += ["• " + _reason(t, item["rule"], r, region) + state for r in item["reasons"]]
     lines += ["", _("Last days:")]
     recent = p.get("recent") or []
     lines += [_day(t, day, region) for day in recent] or [_("No entries in the last three days.")]
@@ -129,7 +143,14 @@ def alert(
         if p.get("resolution") and p.get("resolved_by"):
             lines.append(_("Comment: {comment}").format(comment=p["resolution"]))
     if p.get("reposted") and p["status"] == "open":
-        lines.insert(1, _("Nobody has claimed this alert yet."))
+        lines.insert(
+            1,
+            t.ngettext(
+                "Nobody has claimed this alert yet.",
+                "Nobody has claimed these alerts yet.",
+                sum(1 for item in alerts if item["status"] == "open"),
+            ),
+        )
     return "\n".join(lines), InlineKeyboardMarkup(buttons) if buttons else None
 
 
@@ -170,8 +191,8 @@ REPLIES = {
     ),
     "resolve_prompt": _simple(
         N_(
-            "Resolving the alert for case {reference}: reply to this message with a short "
-            "comment, or tap “No comment”."
+            "Resolving the open alerts of case {reference}: reply to this message with a "
+            "short comment, or tap “No comment”."
         )
     ),
     "resolve_done": _simple(N_("✅ Resolved.")),
@@ -205,7 +226,7 @@ REPLIES = {
 
 NOTICES = {
     "not_authorised": N_("Only linked staff of this authority can do this."),
-    "claimed": N_("You have claimed this alert."),
+    "claimed": N_("You have claimed the open alerts of this case."),
     "already_taken": N_("Someone else was quicker: see the message."),
     "resolved": N_("Resolved."),
 }

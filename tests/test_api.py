@@ -253,3 +253,35 @@ async def test_registration_dates_are_stored_as_given(
     response = await client.post("/api/v1/cases", json=CASE, headers=auth(tokens["berlin"]))
     case = await response.json()
     assert date.fromisoformat(case["quarantine_start"]) == date(2026, 11, 24)
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token", "request_args", "field"),
+    [
+        ("get", "/api/v1/audit", "admin", {"params": {"action": "case.read\x00"}}, "action"),
+        ("get", "/api/v1/audit", "admin", {"params": {"region": "\x00"}}, "region"),
+        ("get", "/api/v1/cases", "berlin", {"params": {"region": "de\x00"}}, "region"),
+        ("post", "/api/v1/cases", "berlin", {"json": CASE | {"staff_reference": "A\x00"}}, None),
+        (
+            "post",
+            "/api/v1/broadcasts",
+            "berlin",
+            {"json": {"texts": {"de": "Hallo\x00"}, "regions": ["de-berlin-mitte"]}},
+            "texts",
+        ),
+    ],
+)
+async def test_a_nul_character_in_text_is_refused_by_name(
+    client: TestClient,
+    tokens: dict[str, str],
+    method: str,
+    path: str,
+    token: str,
+    request_args: dict,
+    field: str | None,
+) -> None:
+    """PostgreSQL cannot store U+0000 in TEXT (asyncpg: CharacterNotInRepertoireError): a
+    NUL anywhere in a text query parameter or body field is a 422 naming it, not a 500."""
+    response = await getattr(client, method)(path, headers=auth(tokens[token]), **request_args)
+    body = await assert_problem(response, 422, field or "staff_reference")
+    assert "NUL" in body["detail"]

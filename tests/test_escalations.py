@@ -510,3 +510,166 @@ async def test_a_repeat_at_the_same_instant_is_not_a_new_alert(ctx: ServiceConte
         "SELECT status FROM escalations WHERE case_id = $1 ORDER BY status", case.id
     )
     assert [r["status"] for r in rows] == ["open", "resolved"]
+
+
+def new_alerts_about(group: SandboxGroup, reference: str) -> list[dict]:
+    """The alert messages posted (not replies or prompts) that name ``reference``."""
+    return [
+        m
+        for m in group.messages
+        if reference in m.get("text", "") and "Letzte Tage:" in m.get("text", "")
+    ]
+
+
+async def redeliver_last_press(service: TestClient, bot_api: SandboxBotApi) -> None:
+    """Telegram delivers the last button press again (same update id, same content), as it
+    does when the bot did not confirm it in time: through the running bot, as delivered."""
+    from telegram import Update
+
+    application = service.app[RUNNING].get()
+    query = list(bot_api.state.callback_queries.values())[-1]["query"]
+    update_id = bot_api.state.updates.next_update_id - 1
+    update = Update.de_json({"update_id": update_id, "callback_query": query}, application.bot)
+    await application.process_update(update)
+
+
+async def test_one_entry_crossing_several_rules_is_one_message_and_claim_takes_the_case(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict, ctx: ServiceContext
+) -> None:
+    group, (token, _), (_, oskar) = authority["group"], authority["Erika"], authority["Oskar"]
+    case = await citizen_reports(
+        service, token, bot_api, 5209, "index", "39.8", ("Fever", "Cough"), staff_reference="K-30"
+    )
+    first = await in_group(group, alert_in(group, "K-30"))
+    text = first["text"]  # both reasons, in German, in one message
+    assert "39,8 °C" in text and "• Symptomatisch: Husten" in text, text
+    assert text.startswith("⚠️") and "Hauptstraße" not in text
+    await redeliver_last_press(service, bot_api)  # the same entry again: no second message
+
+    # A later entry crossing another rule while those are open: a message of its own.
+    citizen = bot_api.user(5209)
+    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await answer(citizen, "37.0", ("Chest pain",))
+    second = await in_group(
+        group, lambda m: alert_in(group, "K-30")(m) and m["message_id"] != first["message_id"]
+    )
+    assert second["text"].startswith("🚨") and "Warnzeichen" in second["text"]
+    reasons = [line for line in second["text"].splitlines() if line.startswith("•")]
+    assert len(reasons) == 1 and "Brustschmerzen" in reasons[0], second["text"]
+    assert len(new_alerts_about(group, "K-30")) == 2
+    rows = await ctx.db.fetch(
+        "SELECT rule, coalesce(post_id, id) AS post FROM escalations WHERE case_id = $1::UUID",
+        case["id"],
+    )
+    posts = {r["rule"]: r["post"] for r in rows}
+    assert set(posts) == {"temperature", "symptomatic", "red_flag"}  # one alert per rule
+    assert posts["temperature"] == posts["symptomatic"] != posts["red_flag"]
+    (sent,) = await ctx.db.fetch(
+        "SELECT count(*) AS n FROM outbox WHERE kind = 'alert' AND subject_id = ANY($1::UUID[])",
+        list(set(posts.values())),
+    )
+    assert sent["n"] == 2  # the redelivered press queued nothing
+
+    # Claim under the first message takes every open alert of the case, both messages say so.
+    before = group.mark()
+    query = await press_alert(oskar, first, "c")
+    await oskar.wait_for_answer(query)
+    for message in (first, second):  # edited in either order
+        edited = await group.wait_for_message(
+            lambda m, i=message["message_id"]: m["message_id"] == i and "Oskar" in m["text"],
+            after=before,
+            timeout=30,
+        )
+        assert ":c:" not in str(edited["reply_markup"]) and ":r:" in str(edited["reply_markup"])
+    response = await service.get(
+        "/api/v1/escalations", params={"status": "claimed"}, headers=auth(token)
+    )
+    mine = [e for e in (await response.json())["escalations"] if e["case_id"] == case["id"]]
+    assert sorted((e["rule"], e["claimed_by"]) for e in mine) == [
+        ("red_flag", "Oskar"),
+        ("symptomatic", "Oskar"),
+        ("temperature", "Oskar"),
+    ]
+    audited = await ctx.db.fetch(
+        "SELECT detail FROM audit_log WHERE action = 'escalation.claim' AND case_id = $1::UUID",
+        case["id"],
+    )
+    assert len(audited) == 3 and all('"via": "telegram"' in r["detail"] for r in audited)
+    assert len(new_alerts_about(group, "K-30")) == 2  # edited, never posted again
+
+
+async def test_an_alert_claimed_through_the_api_shows_in_the_grouped_message(
+    service: TestClient, bot_api: SandboxBotApi, authority: dict, ctx: ServiceContext
+) -> None:
+    group, (token, _), (_, oskar) = authority["group"], authority["Erika"], authority["Oskar"]
+    case = await citizen_reports(
+        service, token, bot_api, 5210, "index", "39.9", ("Cough",), staff_reference="K-31"
+    )
+    alert = await in_group(group, alert_in(group, "K-31"))
+    (temperature,) = await ctx.db.fetch(
+        "SELECT id FROM escalations WHERE case_id = $1::UUID AND rule = 'temperature'", case["id"]
+    )
+    response = await service.post(
+        f"/api/v1/escalations/{temperature['id']}/claim", headers=auth(token)
+    )
+    assert response.status == 200
+    mixed = await in_group(
+        group, lambda m: m["message_id"] == alert["message_id"] and "Erika" in m["text"]
+    )
+    # Only the temperature line is taken; Claim is still offered for the cough.
+    (line,) = [ln for ln in mixed["text"].splitlines() if ln.startswith("• Temperatur")]
+    assert "Erika" in line and ":c:" in str(mixed["reply_markup"])
+    query = await press_alert(oskar, mixed, "c")
+    await oskar.wait_for_answer(query)
+    both = await in_group(
+        group, lambda m: m["message_id"] == alert["message_id"] and "Oskar" in m["text"]
+    )
+    assert "Erika" in both["text"] and ":c:" not in str(both["reply_markup"])
+
+    # Resolve without a comment resolves them all; the message loses its buttons.
+    await press_alert(oskar, both, "r")
+    prompt = await in_group(group, has_button("n:" + _escalation_tail(alert)))
+    assert "K-31" in prompt["text"]
+    await oskar.press(prompt, prompt["reply_markup"]["inline_keyboard"][0][0]["callback_data"])
+    done = await in_group(
+        group, lambda m: m["message_id"] == alert["message_id"] and "reply_markup" not in m
+    )
+    assert "Oskar" in done["text"]
+    rows = await ctx.db.fetch(
+        "SELECT status, resolved_by IS NOT NULL AS by_staff FROM escalations "
+        "WHERE case_id = $1::UUID",
+        case["id"],
+    )
+    assert [(r["status"], r["by_staff"]) for r in rows] == [("resolved", True)] * 2
+
+
+async def test_an_unclaimed_urgent_message_is_reposted_once_with_all_its_reasons(
+    service: TestClient,
+    bot_api: SandboxBotApi,
+    authority: dict,
+    ctx: ServiceContext,
+    clock: FixedClock,
+) -> None:
+    group, (token, erika) = authority["group"], authority["Erika"]
+    await citizen_reports(
+        service, token, bot_api, 5211, "index", "39.8", ("Chest pain",), staff_reference="K-32"
+    )
+    urgent = await in_group(group, alert_in(group, "K-32"))
+    assert urgent["text"].startswith("🚨")  # the most severe of its alerts
+    assert sum(line.startswith("•") for line in urgent["text"].splitlines()) == 2
+    clock.advance(timedelta(minutes=15))
+    assert await repost_unclaimed(ctx, REGION) == 1  # one message again, not one per alert
+    service.app[RUNNING].sender.signal.notify()
+    again = await in_group(
+        group, lambda m: alert_in(group, "K-32")(m) and m["message_id"] != urgent["message_id"]
+    )
+    assert "Warnzeichen" in again["text"] and "39,8" in again["text"]
+    before = group.mark()
+    await erika.wait_for_answer(await press_alert(erika, again, "c"))
+    for message in (urgent, again):  # every copy shows who took it
+        await group.wait_for_message(
+            lambda m, i=message["message_id"]: m["message_id"] == i and "Erika" in m["text"],
+            after=before,
+            timeout=30,
+        )
+    assert await repost_unclaimed(ctx, REGION) == 0

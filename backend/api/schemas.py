@@ -7,10 +7,10 @@ one source for all three.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from backend.domain.staff import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, MIN_TOKEN_DAYS
 
@@ -18,8 +18,30 @@ Kind = Literal["index", "contact"]
 Role = Literal["admin", "staff", "viewer"]
 
 
+def _has_nul(value: Any) -> bool:
+    """U+0000 anywhere in a text, a key or an item: PostgreSQL's TEXT cannot hold it (asyncpg
+    raises CharacterNotInRepertoireError), and no real input contains it."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(key) or _has_nul(item) for key, item in value.items())
+    if isinstance(value, list | tuple | set | frozenset):
+        return any(_has_nul(item) for item in value)
+    return False
+
+
 class _In(BaseModel):
+    """Every request body and query string: unknown fields refused, and a NUL character in
+    any field (query parameter, body text, list item, map key) a 422 naming that field."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _refuse_nul(cls, value: Any) -> Any:
+        if _has_nul(value):
+            raise ValueError("must not contain the NUL character (U+0000).")
+        return value
 
 
 # -- requests ----------------------------------------------------------------------------------

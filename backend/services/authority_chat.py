@@ -25,6 +25,7 @@ from backend.services import staff as staff_service
 from backend.services.broadcasts import create_in
 from backend.services.chat import ChatUpdate, Replies
 from backend.services.context import ServiceContext
+from backend.storage import cases as case_store
 from backend.storage import escalations as escalation_store
 from backend.storage import groups as group_store
 from backend.storage import outbox as outbox_store
@@ -262,7 +263,11 @@ async def alert_button(
     escalation_id: UUID,
     action: str,
 ) -> bool:
-    """Claim ("c"), Resolve ("r": asks for a comment) or Resolve without comment ("n")."""
+    """Claim ("c"), Resolve ("r": asks for a comment) or Resolve without comment ("n").
+
+    ``escalation_id`` is the message's (its first alert's); each button acts on every
+    unresolved alert of that case, those listed in other messages too: the duty officer who
+    takes a case takes all of it."""
 
     async def handle(conn: asyncpg.Connection, chat: GroupChat) -> None:
         escalation, refusal = await _alert_for(conn, chat, escalation_id)
@@ -270,33 +275,39 @@ async def alert_button(
             chat.replies.notice(query_id, refusal or "question_closed")
             return
         now = ctx.clock.now()
+        unresolved = await escalation_store.unresolved_for_case(
+            conn, escalation.region, escalation.case_id
+        )
         if action == "c":
-            if await escalation_store.claim(
-                conn, escalation.region, escalation.id, chat.staff.id, now
-            ):
+            claimed = await escalation_store.claim_case(
+                conn, escalation.region, escalation.case_id, chat.staff.id, now
+            )
+            if claimed:
                 chat.replies.notice(query_id, "claimed")
-                await escalations.refresh_posts(ctx, conn, escalation.id, escalation.region)
-                await audit.record(
-                    conn,
-                    chat.staff,
-                    "escalation.claim",
-                    escalation.region,
-                    now,
-                    escalation.case_id,
-                    via="telegram",
-                )
+                await escalations.refresh_changed(ctx, conn, claimed)
+                for alert in claimed:  # one record per alert, as a claim through the API
+                    await audit.record(
+                        conn,
+                        chat.staff,
+                        "escalation.claim",
+                        alert.region,
+                        now,
+                        alert.case_id,
+                        via="telegram",
+                        escalation=str(alert.id),
+                    )
             else:
                 chat.replies.notice(query_id, "already_taken")
-        elif action == "r" and escalation.status != "resolved":
+        elif action == "r" and unresolved:
             chat.replies.notice(query_id)
-            view = await escalations.alert_view(ctx, conn, escalation)
+            case = await case_store.get_case(conn, [escalation.region], escalation.case_id)
             chat.replies.say(
                 "resolve_prompt",
                 keyboard="resolve",
                 escalation=str(escalation.id),
-                reference=view["reference"],
+                reference=escalations.case_reference(case) if case else "?",
             )
-        elif action == "n" and escalation.status != "resolved":
+        elif action == "n" and unresolved:
             await _resolve(ctx, conn, chat, escalation, None, message_id)
             chat.replies.notice(query_id, "resolved")
         else:
@@ -320,8 +331,7 @@ async def resolve_with_comment(
         if escalation is None:
             return  # a message by someone else in the group: none of our business
         text = " ".join(comment.split())[:MAX_COMMENT]
-        if escalation.status != "resolved":
-            await _resolve(ctx, conn, chat, escalation, text or None, prompt_message_id)
+        await _resolve(ctx, conn, chat, escalation, text or None, prompt_message_id)
 
     return await once_in_group(ctx, update, user_id, handle)
 
@@ -334,22 +344,26 @@ async def _resolve(
     comment: str | None,
     prompt_message_id: int,
 ) -> None:
+    """Resolve every unresolved alert of the message's case, with the one comment."""
     now = ctx.clock.now()
-    if not await escalation_store.resolve(
-        conn, escalation.region, escalation.id, chat.staff.id, comment, now
-    ):
-        return
-    await escalations.refresh_posts(ctx, conn, escalation.id, escalation.region)
-    chat.replies.edit(prompt_message_id, "resolve_done")
-    await audit.record(
-        conn,
-        chat.staff,
-        "escalation.resolve",
-        escalation.region,
-        now,
-        escalation.case_id,
-        via="telegram",
+    resolved = await escalation_store.resolve_case(
+        conn, escalation.region, escalation.case_id, chat.staff.id, comment, now
     )
+    if not resolved:
+        return
+    await escalations.refresh_changed(ctx, conn, resolved)
+    chat.replies.edit(prompt_message_id, "resolve_done")
+    for alert in resolved:  # one record per alert, as a resolution through the API
+        await audit.record(
+            conn,
+            chat.staff,
+            "escalation.resolve",
+            alert.region,
+            now,
+            alert.case_id,
+            via="telegram",
+            escalation=str(alert.id),
+        )
 
 
 async def broadcast_preview(

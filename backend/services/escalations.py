@@ -4,6 +4,12 @@ claimed and resolved by staff of that region (in the group or through the API).
 
 Group messages carry a pseudonymous case reference (the staff reference, else a short id),
 never a name, phone number or address: the service stores none.
+
+Alerts stay one row per case and rule (the API, the worklist and their history see each), but
+the group gets one message per entry: the alerts one entry raises share a ``post_id`` (the id
+of the first of them), the message is about that id, and its Claim and Resolve buttons act on
+every unresolved alert of the case. Whatever changes an alert (the group, the API, a report
+coming in) edits the message it is listed in.
 """
 
 from __future__ import annotations
@@ -64,9 +70,23 @@ async def on_entry(
     reading = Reading(
         local_date, answer.feeling_well, answer.symptoms, answer.temperature_c, answer.trend
     )
-    raised = []
+    raised: list[Escalation] = []
+    first_new: Escalation | None = None
+    repeated: list[UUID] = []
     for finding in evaluate(region.rules, case.kind, reading, earlier):
-        raised.append(await raise_and_post(ctx, conn, region, case, finding, now))
+        joins = first_new.post_id if first_new else None
+        escalation, new = await store.raise_alert(conn, case.region, case.id, finding, now, joins)
+        raised.append(escalation)
+        if new:
+            log.info("alert %s (%s) for a case in %s", escalation.id, finding.rule, region.id)
+            first_new = first_new or escalation
+        else:  # one open alert per case and rule: a repeat updates it, in its own message
+            repeated.append(escalation.post_id)
+    if first_new:  # every new reason of this entry in one message
+        await post(ctx, conn, region, case.id, first_new.post_id, repost=False)
+    for post_id in dict.fromkeys(repeated):
+        if first_new is None or post_id != first_new.post_id:
+            await refresh_post(ctx, conn, case.region, case.id, post_id)
     # A report came in: the person is not silent any more.
     silent = await store.open_for_case(conn, case.region, case.id, Rule.NON_REPORTING.value)
     if silent:
@@ -83,12 +103,13 @@ async def raise_and_post(
     finding: Finding,
     now: datetime,
 ) -> Escalation:
+    """One finding on its own (non-reporting, /stop): a message of its own, or an update."""
     escalation, new = await store.raise_alert(conn, case.region, case.id, finding, now)
     if new:
         log.info("alert %s (%s) for a case in %s", escalation.id, finding.rule, region.id)
-        await post(ctx, conn, region, escalation, repost=False)
+        await post(ctx, conn, region, case.id, escalation.post_id, repost=False)
     else:  # one open alert per case and rule: a repeat updates it
-        await refresh_posts(ctx, conn, escalation.id, case.region)
+        await refresh_post(ctx, conn, case.region, case.id, escalation.post_id)
     return escalation
 
 
@@ -103,23 +124,26 @@ async def post(
     ctx: ServiceContext,
     conn: asyncpg.Connection,
     region: Region,
-    escalation: Escalation,
+    case_id: UUID,
+    post_id: UUID,
     repost: bool,
 ) -> None:
-    """Post the alert to the group (and, when reposting, to the fallback chat)."""
+    """Post the message listing the alerts of ``post_id`` to the group (and, when reposting,
+    to the fallback chat). Its dedup key names the message and the posting: a transaction
+    retried, or the same entry delivered twice, never posts it twice."""
     chats = [await group_chat(ctx, conn, region)]
     if repost and region.rules.fallback_chat_id:
         chats.append(await group_store.current_chat_id(conn, region.rules.fallback_chat_id))
     chats = list(dict.fromkeys(chat for chat in chats if chat is not None))
-    number = await store.mark_posted(conn, region.id, escalation.id, ctx.clock.now(), repost)
+    now = ctx.clock.now()
+    number = await store.mark_posted(conn, region.id, case_id, post_id, now, repost)
     if not chats:
         log.info(
-            "region %s has no authority group: alert %s is in the API only",
-            region.id,
-            escalation.id,
+            "region %s has no authority group: alert %s is in the API only", region.id, post_id
         )
         return
-    view = await alert_view(ctx, conn, escalation)
+    view = await post_view(ctx, conn, region.id, case_id, post_id)
+    assert view is not None, "posted right after its alerts were raised"
     for chat_id in chats:
         await outbox_store.enqueue(
             conn,
@@ -129,10 +153,10 @@ async def post(
                     kind=Kind.ALERT,
                     language=region.default_language,
                     priority=Priority.ALERT,
-                    dedup_key=f"alert:{escalation.id}:{number}:{chat_id}",
+                    dedup_key=f"alert:{post_id}:{number}:{chat_id}",
                     payload={**view, "reposted": repost},
                     region=region.id,
-                    subject_id=escalation.id,
+                    subject_id=post_id,
                 )
             ],
         )
@@ -142,14 +166,32 @@ async def post(
 async def refresh_posts(
     ctx: ServiceContext, conn: asyncpg.Connection, escalation_id: UUID, region_id: str
 ) -> None:
-    """Show an alert's new state in every copy posted (claimed, resolved, new reasons)."""
+    """Show an alert's new state in every copy of the message it is listed in."""
     escalation = await store.get(conn, [region_id], escalation_id)
-    if escalation is None:
-        return
+    if escalation is not None:
+        await refresh_post(ctx, conn, region_id, escalation.case_id, escalation.post_id)
+
+
+async def refresh_changed(
+    ctx: ServiceContext, conn: asyncpg.Connection, changed: list[Escalation]
+) -> None:
+    """Edit every message listing one of ``changed``, once each."""
+    posts = dict.fromkeys((e.region, e.case_id, e.post_id) for e in changed)
+    for region_id, case_id, post_id in posts:
+        await refresh_post(ctx, conn, region_id, case_id, post_id)
+
+
+async def refresh_post(
+    ctx: ServiceContext, conn: asyncpg.Connection, region_id: str, case_id: UUID, post_id: UUID
+) -> None:
+    """Show the new state of a message's alerts in every copy posted (claimed, resolved, new
+    reasons); a copy not sent yet goes out with the new state instead."""
     region = ctx.regions.require(region_id)
-    view = await alert_view(ctx, conn, escalation)
-    await outbox_store.update_unsent_about(conn, escalation.id, view)
-    posted = await outbox_store.posted_about(conn, escalation.id)
+    view = await post_view(ctx, conn, region_id, case_id, post_id)
+    if view is None:
+        return
+    await outbox_store.update_unsent_about(conn, post_id, view)
+    posted = await outbox_store.posted_about(conn, post_id)
     # The same state is shown once per message, whatever the clock says.
     state = hashlib.sha256(json.dumps(view, sort_keys=True).encode()).hexdigest()[:16]
     edits = [
@@ -158,7 +200,7 @@ async def refresh_posts(
             kind=Kind.ALERT_UPDATE,
             language=region.default_language,
             priority=Priority.ALERT,
-            dedup_key=f"alert-edit:{escalation.id}:{message_id}:{state}",
+            dedup_key=f"alert-edit:{post_id}:{message_id}:{state}",
             payload={**view, "message_id": message_id},
             region=region_id,
         )
@@ -168,30 +210,71 @@ async def refresh_posts(
     ctx.outbox.notify()
 
 
-async def alert_view(
-    ctx: ServiceContext, conn: asyncpg.Connection, escalation: Escalation
-) -> dict[str, Any]:
-    """What the group sees, as plain values: rendered in the region's language at send time."""
-    case = await case_store.get_case(conn, [escalation.region], escalation.case_id)
+_SEVERITY_ORDER = {"urgent": 0, "high": 1, "normal": 2}
+
+
+def _combined_status(alerts: list[Escalation]) -> str:
+    """Open while any alert is (Claim still has work), resolved when all are."""
+    statuses = {e.status for e in alerts}
+    return next(s for s in ("open", "claimed", "resolved") if s in statuses)
+
+
+def _names(names: list[str | None]) -> str | None:
+    found = list(dict.fromkeys(name for name in names if name))
+    return ", ".join(found) if found else None
+
+
+async def post_view(
+    ctx: ServiceContext, conn: asyncpg.Connection, region_id: str, case_id: UUID, post_id: UUID
+) -> dict[str, Any] | None:
+    """What the group sees of one message, as plain values: rendered in the region's language
+    at send time. ``escalation`` is what the buttons carry (the message's id); ``alerts`` lists
+    every alert of the message with its own state."""
+    alerts = await store.in_post(conn, region_id, case_id, post_id)
+    if not alerts:
+        return None
+    # Most pressing first, then in the rules' own order (raised at the same instant).
+    rules = [rule.value for rule in Rule]
+    alerts.sort(
+        key=lambda e: (
+            _SEVERITY_ORDER.get(e.severity, 2),
+            rules.index(e.rule) if e.rule in rules else len(rules),
+        )
+    )
+    case = await case_store.get_case(conn, [region_id], case_id)
     assert case is not None
     region = ctx.regions.require(case.region)
     today = region.local_date(ctx.clock.now())
     entries = await entry_store.find_for_case(conn, case.region, case.id)
     recent = [e for e in entries if today - timedelta(days=2) <= e.local_date <= today]
+    claimed = [e for e in alerts if e.status == "claimed"]
+    resolved = [e for e in alerts if e.status == "resolved"]
     return {
-        "escalation": str(escalation.id),
+        "escalation": str(post_id),
         "region": case.region,
         "reference": case_reference(case),
         "kind": case.kind,
         "day": quarantine_day(case.quarantine_start, today),
         "days": quarantine_day(case.quarantine_start, case.quarantine_end),
-        "rule": escalation.rule,
-        "severity": escalation.severity,
-        "reasons": escalation.reasons,
-        "status": escalation.status,
-        "claimed_by": escalation.claimed_by_name,
-        "resolved_by": escalation.resolved_by_name,
-        "resolution": escalation.resolution,
+        "severity": alerts[0].severity,
+        "status": _combined_status(alerts),
+        "alerts": [
+            {
+                "rule": e.rule,
+                "severity": e.severity,
+                "reasons": e.reasons,
+                "status": e.status,
+                "claimed_by": e.claimed_by_name,
+                "resolved_by": e.resolved_by_name,
+            }
+            for e in alerts
+        ],
+        "claimed_by": _names([e.claimed_by_name for e in claimed]),
+        "resolved_by": _names([e.resolved_by_name for e in resolved]),
+        "resolution": "; ".join(
+            dict.fromkeys(e.resolution for e in resolved if e.resolved_by and e.resolution)
+        )
+        or None,
         "recent": [
             {
                 "date": e.local_date.isoformat(),
@@ -202,6 +285,13 @@ async def alert_view(
             for e in recent
         ],
     }
+
+
+async def alert_view(
+    ctx: ServiceContext, conn: asyncpg.Connection, escalation: Escalation
+) -> dict[str, Any] | None:
+    """What the group sees of the message ``escalation`` is listed in."""
+    return await post_view(ctx, conn, escalation.region, escalation.case_id, escalation.post_id)
 
 
 def _reading(entry: entry_store.Entry) -> Reading:
@@ -309,9 +399,11 @@ async def repost_unclaimed(ctx: ServiceContext, region_id: str) -> int:
 
     async def sweep(conn: asyncpg.Connection) -> int:
         waiting = await store.unclaimed_urgent(conn, region.id, cutoff, MAX_REPOSTS)
-        for escalation in waiting:
-            await post(ctx, conn, region, escalation, repost=True)
-        return len(waiting)
+        # Two urgent alerts in one message: the message is posted again once.
+        posts = dict.fromkeys((e.case_id, e.post_id) for e in waiting)
+        for case_id, post_id in posts:
+            await post(ctx, conn, region, case_id, post_id, repost=True)
+        return len(posts)
 
     return await ctx.db.transaction(sweep)
 

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import asyncpg
 
@@ -17,7 +17,7 @@ from backend.domain.rules import Finding
 _COLUMNS = """
     e.region, e.id, e.case_id, e.rule, e.severity, e.weight, e.status, e.reasons, e.created_at,
     e.updated_at, e.posted_at, e.reposts, e.claimed_by, e.claimed_at, e.resolved_by,
-    e.resolved_at, e.resolution,
+    e.resolved_at, e.resolution, coalesce(e.post_id, e.id) AS post_id,
     (SELECT name FROM staff_members s WHERE s.id = e.claimed_by) AS claimed_by_name,
     (SELECT name FROM staff_members s WHERE s.id = e.resolved_by) AS resolved_by_name
 """
@@ -44,6 +44,9 @@ class Escalation:
     resolved_by_name: str | None
     resolved_at: datetime | None
     resolution: str | None
+    # The group message this alert was posted in, with the others the same entry raised: the
+    # id of the first of them (the alert's own id when it was posted alone).
+    post_id: UUID
 
 
 def _escalation(row: asyncpg.Record) -> Escalation:
@@ -67,13 +70,22 @@ def _escalation(row: asyncpg.Record) -> Escalation:
         resolved_by_name=row["resolved_by_name"],
         resolved_at=row["resolved_at"],
         resolution=row["resolution"],
+        post_id=row["post_id"],
     )
 
 
 async def raise_alert(
-    conn: asyncpg.Connection, region: str, case_id: UUID, finding: Finding, now: datetime
+    conn: asyncpg.Connection,
+    region: str,
+    case_id: UUID,
+    finding: Finding,
+    now: datetime,
+    post_id: UUID | None = None,
 ) -> tuple[Escalation, bool]:
     """Open an alert, or update the open one of this case and rule. True if it is new.
+
+    A new alert joins the group message ``post_id`` (another alert the same entry raised);
+    None: it is the first, and its own id names the message.
 
     Update first, insert only if nothing was open: which statement wrote the row is what
     says "new", on every engine. (Comparing created_at with updated_at calls a repeat at the
@@ -84,11 +96,12 @@ async def raise_alert(
     escalation_id = await _update_open(conn, region, case_id, finding, now)
     new = escalation_id is None
     if new:
+        new_id = uuid4()
         inserted = await conn.fetch(
             """
-            INSERT INTO escalations (region, case_id, rule, severity, weight, reasons,
-                                     created_at, updated_at)
-            VALUES ($1, $2, $3, $4, $5, $6::JSONB, $7, $7)
+            INSERT INTO escalations (region, id, case_id, rule, severity, weight, reasons,
+                                     created_at, updated_at, post_id)
+            VALUES ($1, $8::UUID, $2, $3, $4, $5, $6::JSONB, $7, $7, coalesce($9::UUID, $8::UUID))
             ON CONFLICT (region, case_id, rule) WHERE status <> 'resolved' DO NOTHING
             RETURNING id
             """,
@@ -99,6 +112,8 @@ async def raise_alert(
             finding.weight,
             json.dumps(list(finding.reasons)),
             now,
+            new_id,
+            post_id,
         )
         if inserted:
             escalation_id = inserted[0]["id"]
@@ -193,6 +208,87 @@ async def claim(
     return status.endswith(" 1")
 
 
+async def claim_case(
+    conn: asyncpg.Connection, region: str, case_id: UUID, staff_id: UUID, now: datetime
+) -> list[Escalation]:
+    """Claim every open alert of a case at once (the group's Claim button); those it claimed.
+
+    The same conditional update as ``claim``: an alert someone else claimed first is left
+    with them."""
+    rows = await conn.fetch(
+        """
+        UPDATE escalations SET status = 'claimed', claimed_by = $3, claimed_at = $4,
+                               updated_at = $4
+        WHERE region = $1 AND case_id = $2 AND status = 'open'
+        RETURNING id
+        """,
+        region,
+        case_id,
+        staff_id,
+        now,
+    )
+    return await get_many(conn, region, [row["id"] for row in rows])
+
+
+async def resolve_case(
+    conn: asyncpg.Connection,
+    region: str,
+    case_id: UUID,
+    staff_id: UUID,
+    comment: str | None,
+    now: datetime,
+) -> list[Escalation]:
+    """Resolve every unresolved alert of a case at once (the group's Resolve button)."""
+    rows = await conn.fetch(
+        """
+        UPDATE escalations SET status = 'resolved', resolved_by = $3, resolution = $4,
+                               resolved_at = $5, updated_at = $5
+        WHERE region = $1 AND case_id = $2 AND status <> 'resolved'
+        RETURNING id
+        """,
+        region,
+        case_id,
+        staff_id,
+        comment,
+        now,
+    )
+    return await get_many(conn, region, [row["id"] for row in rows])
+
+
+async def get_many(
+    conn: asyncpg.Connection, region: str, escalation_ids: Sequence[UUID]
+) -> list[Escalation]:
+    if not escalation_ids:
+        return []
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e
+        WHERE e.region = $1 AND e.id = ANY($2::UUID[]) ORDER BY e.created_at, e.id
+        """,
+        region,
+        list(escalation_ids),
+    )
+    return [_escalation(row) for row in rows]
+
+
+async def in_post(
+    conn: asyncpg.Connection, region: str, case_id: UUID, post_id: UUID
+) -> list[Escalation]:
+    """The alerts one group message lists, in the order they were raised."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e
+        WHERE e.region = $1 AND e.case_id = $2
+          AND (e.post_id = $3 OR (e.post_id IS NULL AND e.id = $3))
+        ORDER BY e.created_at, e.id
+        """,
+        region,
+        case_id,
+        post_id,
+    )
+    return [_escalation(row) for row in rows]
+
+
 async def resolve(
     conn: asyncpg.Connection,
     region: str,
@@ -216,6 +312,21 @@ async def resolve(
     return status.endswith(" 1")
 
 
+async def unresolved_for_case(
+    conn: asyncpg.Connection, region: str, case_id: UUID
+) -> list[Escalation]:
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e
+        WHERE e.region = $1 AND e.case_id = $2 AND e.status <> 'resolved'
+        ORDER BY e.created_at, e.id
+        """,
+        region,
+        case_id,
+    )
+    return [_escalation(row) for row in rows]
+
+
 async def open_for_case(
     conn: asyncpg.Connection, region: str, case_id: UUID, rule: str
 ) -> Escalation | None:
@@ -232,20 +343,28 @@ async def open_for_case(
 
 
 async def mark_posted(
-    conn: asyncpg.Connection, region: str, escalation_id: UUID, now: datetime, repost: bool
+    conn: asyncpg.Connection,
+    region: str,
+    case_id: UUID,
+    post_id: UUID,
+    now: datetime,
+    repost: bool,
 ) -> int:
-    """Record a (re)posting; returns the number of this posting (0 for the first)."""
+    """Record a (re)posting of a group message, on every alert it lists; returns the number
+    of this posting (0 for the first)."""
     rows = await conn.fetch(
         """
-        UPDATE escalations SET posted_at = $3, reposts = reposts + $4
-        WHERE region = $1 AND id = $2 RETURNING reposts
+        UPDATE escalations SET posted_at = $4, reposts = reposts + $5
+        WHERE region = $1 AND case_id = $2 AND (post_id = $3 OR (post_id IS NULL AND id = $3))
+        RETURNING reposts
         """,
         region,
-        escalation_id,
+        case_id,
+        post_id,
         now,
         1 if repost else 0,
     )
-    return rows[0]["reposts"]
+    return max((row["reposts"] for row in rows), default=0)
 
 
 async def unclaimed_urgent(

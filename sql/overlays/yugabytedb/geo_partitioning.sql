@@ -599,6 +599,7 @@ CREATE TABLE escalations (
     resolved_by UUID,
     resolved_at TIMESTAMPTZ,
     resolution TEXT,
+    post_id UUID,
     CONSTRAINT escalations_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT escalations_severity_check CHECK (severity IN ('urgent', 'high', 'normal')),
     CONSTRAINT escalations_status_check CHECK (status IN ('open', 'claimed', 'resolved'))
@@ -658,6 +659,28 @@ CREATE INDEX escalations_unresolved__default ON escalations__default ((region, s
     TABLESPACE eu_west3 WHERE status <> 'resolved';
 
 ALTER INDEX escalations_unresolved ATTACH PARTITION escalations_unresolved__default;
+
+CREATE INDEX escalations_by_post ON ONLY escalations ((region, post_id) HASH) WHERE post_id IS NOT NULL;
+
+CREATE INDEX escalations_by_post__eu_west3 ON escalations_eu_west3 ((region, post_id) HASH)
+    TABLESPACE eu_west3 WHERE post_id IS NOT NULL;
+
+ALTER INDEX escalations_by_post ATTACH PARTITION escalations_by_post__eu_west3;
+
+CREATE INDEX escalations_by_post__eu_west10 ON escalations_eu_west10 ((region, post_id) HASH)
+    TABLESPACE eu_west10 WHERE post_id IS NOT NULL;
+
+ALTER INDEX escalations_by_post ATTACH PARTITION escalations_by_post__eu_west10;
+
+CREATE INDEX escalations_by_post__eu_central2 ON escalations_eu_central2 ((region, post_id) HASH)
+    TABLESPACE eu_central2 WHERE post_id IS NOT NULL;
+
+ALTER INDEX escalations_by_post ATTACH PARTITION escalations_by_post__eu_central2;
+
+CREATE INDEX escalations_by_post__default ON escalations__default ((region, post_id) HASH)
+    TABLESPACE eu_west3 WHERE post_id IS NOT NULL;
+
+ALTER INDEX escalations_by_post ATTACH PARTITION escalations_by_post__default;
 
 -- audit_log
 
