@@ -169,27 +169,6 @@ async def test_malformed_bodies(
 
 
 @pytest.mark.parametrize(
-    ("path", "query", "body", "field"),
-    [
-        ("/api/v1/audit", {"action": "case\x00.read"}, None, "action"),
-        ("/api/v1/audit", {"region": "de\x00"}, None, "region"),
-        ("/api/v1/cases", None, CASE | {"staff_reference": "BM\x00"}, "staff_reference"),
-    ],
-)
-async def test_a_nul_character_is_refused_by_name(
-    client: TestClient, tokens: dict[str, str], path: str, query, body, field: str
-) -> None:
-    """PostgreSQL text cannot hold NUL: in a query parameter or a JSON string (as \\u0000) it
-    reached asyncpg and came back as a 500 (schemathesis found it in GET /audit)."""
-    token = tokens["admin" if body is None else "berlin"]
-    if body is None:
-        response = await client.get(path, params=query, headers=auth(token))
-    else:
-        response = await client.post(path, json=body, headers=auth(token))
-    await assert_problem(response, 422, field)
-
-
-@pytest.mark.parametrize(
     "headers",
     [
         {},
