@@ -226,6 +226,32 @@ async def test_health_and_readiness(client: TestClient) -> None:
     assert response.status == 200 and (await response.json())["status"] == "ready"
 
 
+async def test_not_ready_while_the_database_takes_no_writes(
+    client: TestClient, ctx: ServiceContext
+) -> None:
+    """A standby (the old primary after a failover) answers reads but not writes: not ready,
+    and the pool's connections are replaced so the next ones look for the primary."""
+
+    async def read_only(on: bool) -> None:
+        async with ctx.db.pool.acquire() as conn:
+            await conn.execute("SET default_transaction_read_only = off")
+            name = await conn.fetchval("SELECT current_database()")
+            setting = "= on" if on else "TO DEFAULT"
+            await conn.execute(
+                f'ALTER DATABASE "{name}" SET default_transaction_read_only {setting}'
+            )
+        await ctx.db.pool.expire_connections()
+
+    await read_only(True)
+    try:
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert "accepts no writes" in (await response.json())["detail"]
+    finally:
+        await read_only(False)
+    assert (await client.get("/readyz")).status == 200
+
+
 async def test_registration_dates_are_stored_as_given(
     client: TestClient, tokens: dict[str, str]
 ) -> None:

@@ -8,7 +8,13 @@ import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 
-from backend.storage.database import Database, RetryPolicy, asyncpg_url, engine_of
+from backend.storage.database import (
+    UNAVAILABLE,
+    Database,
+    RetryPolicy,
+    asyncpg_url,
+    engine_of,
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -117,3 +123,35 @@ def test_urls_and_engines() -> None:
     assert engine_of("PostgreSQL 11.2-YB-2.20.0.0-b0 on x86_64") == "yugabytedb"
     assert engine_of("PostgreSQL 16.2 on x86_64-pc-linux-gnu") == "postgresql"
     assert RetryPolicy(base_delay=0.01, max_delay=0.05).delay(10) <= 0.05
+
+
+async def test_keyed_work_waits_out_a_lost_connection_and_runs_once(database_url: str) -> None:
+    """The server ends the connection mid-transaction (as a failover does): a plain
+    transaction gives up, keyed work runs again on a new connection, and its key keeps the
+    second run from doing anything the first one committed."""
+    db = await Database.connect(database_url)
+    marker = "5c0b1f4e-0000-4000-8000-00000000f417"
+    runs = 0
+
+    async def body(conn: asyncpg.Connection, cut_off: bool) -> bool:
+        nonlocal runs
+        runs += 1
+        done = await conn.fetch(
+            "INSERT INTO test_log (id) VALUES ($1::UUID) ON CONFLICT DO NOTHING RETURNING id",
+            marker,
+        )
+        if cut_off and runs == 1:
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        return bool(done)
+
+    try:
+        with pytest.raises(UNAVAILABLE):  # 57P01, or the closed connection it leaves
+            await db.transaction(body, True)
+        runs = 0
+        assert await db.keyed_transaction(body, True) is True and runs == 2
+        # Once committed, the key answers: a re-run (an unknown COMMIT outcome) does nothing.
+        assert await db.keyed_transaction(body, False) is False
+        rows = await db.fetch("SELECT count(*) AS n FROM test_log WHERE id = $1::UUID", marker)
+        assert rows[0]["n"] == 1
+    finally:
+        await db.close()

@@ -10,6 +10,7 @@ have no side effects outside the database: callers act on the result only after 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -146,7 +147,8 @@ class Database:
                         # a broken protocol state (asyncpg#784): throw it away, never reuse it.
                         # Its idle siblings point at the same server, likely gone or demoted:
                         # they are replaced as they are next acquired.
-                        conn.terminate()
+                        with contextlib.suppress(asyncpg.InterfaceError):
+                            conn.terminate()  # unless the pool already let go of a lost one
                         await self.pool.expire_connections()
                         raise
             except RETRYABLE as exc:
