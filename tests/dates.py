@@ -33,6 +33,8 @@ from datetime import time as clock_time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from tests import debian
+
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
@@ -94,20 +96,11 @@ def clock_environment() -> dict[str, str]:
 
 def ensure_faketime() -> None:
     """Install Debian's faketime when missing (as root); otherwise stop with a sentence."""
-    if shutil.which("faketime"):
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise SystemExit(
-            "test-dates needs Debian's faketime and libfaketime: "
-            "apt-get install faketime libfaketime (as root)"
-        )
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "faketime", "libfaketime"],
-        check=True,
-        env=env,
-    )
+    try:
+        # faketime depends on libfaketime, the library that is preloaded.
+        debian.ensure_packages({"faketime": "/usr/bin/faketime"}, "test-dates")
+    except RuntimeError as error:
+        raise SystemExit(str(error)) from None
 
 
 @dataclass

@@ -22,6 +22,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests import debian
 from tests.dates import clock_environment
 
 REPO = Path(__file__).resolve().parent.parent
@@ -38,21 +39,7 @@ ACCOUNT = "postgres"
 
 
 def ensure_packages() -> None:
-    missing = [name for name, path in PACKAGES.items() if not Path(path).exists()]
-    if not missing:
-        return
-    if os.geteuid() != 0 or not shutil.which("apt-get"):
-        raise RuntimeError(
-            f"the failover test needs Debian's {', '.join(missing)}: "
-            f"apt-get install {' '.join(missing)} (as root)"
-        )
-    env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
-    subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
-    subprocess.run(
-        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
-        check=True,
-        env=env,
-    )
+    debian.ensure_packages(PACKAGES, "the failover test")
 
 
 def free_port() -> int:

@@ -1,0 +1,39 @@
+"""Debian packages a test needs, installed when missing (as root, apt-get), never a skip.
+
+``make test`` and ``.ci/run`` need nothing set up by hand: a test that needs a program from
+Debian names the package and the file it provides; a machine without the file gets the
+package, and a machine where it cannot be installed (not root, no apt-get) fails with a
+sentence that says what to install.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import threading
+from collections.abc import Mapping
+
+_installing = threading.Lock()  # tests/dates.py installs from threads of its own
+
+
+def ensure_packages(packages: Mapping[str, str], needed_by: str) -> None:
+    """Install every package of ``packages`` (name -> a file it provides, a glob pattern) whose
+    file is missing; ``needed_by`` names what needs them, for the error."""
+    with _installing:
+        missing = [name for name, path in packages.items() if not glob.glob(path)]
+        if not missing:
+            return
+        if os.geteuid() != 0 or not shutil.which("apt-get"):
+            raise RuntimeError(
+                f"{needed_by} needs Debian's {', '.join(missing)}: "
+                f"apt-get install {' '.join(missing)} (as root)"
+            )
+        env = os.environ | {"DEBIAN_FRONTEND": "noninteractive"}
+        subprocess.run(["apt-get", "update", "-qq"], check=True, env=env)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "--no-install-recommends", *missing],
+            check=True,
+            env=env,
+        )
