@@ -10,8 +10,8 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from backend.domain.regions import Region
-from backend.domain.symptoms import SYMPTOMS_BY_CODE
 from backend.i18n import Translator
+from backend.wording import alert_reason, symptom_list
 from bot.callbacks import encode_alert, encode_broadcast
 
 Params = dict[str, Any]
@@ -32,48 +32,6 @@ SEVERITY = {
     "normal": N_("ℹ️ Notice"),
 }
 KIND = {"index": N_("index case"), "contact": N_("contact")}
-KINDS = {"index": N_("index cases"), "contact": N_("contacts")}
-
-
-def _symptoms(t: Translator, codes: list[str], region: Region | None) -> str:
-    def label(code: str) -> str:
-        symptom = (region.symptom(code) if region else None) or SYMPTOMS_BY_CODE.get(code)
-        return symptom.label_in(t.language, t.gettext) if symptom else code
-
-    return t.join([label(code) for code in codes])
-
-
-def _reason(t: Translator, rule: str, reason: dict, region: Region | None) -> str:
-    _ = t.gettext
-    if rule == "red_flag":
-        return _("Red flag: {symptoms}").format(symptoms=_symptoms(t, reason["red_flags"], region))
-    if rule == "temperature":
-        return _("Temperature {value} °C (alerts above {limit} °C for {kinds})").format(
-            value=t.decimal(Decimal(reason["temperature"])),
-            limit=t.decimal(Decimal(reason["limit"])),
-            kinds=_(KINDS.get(reason.get("kind", ""), "contacts")),
-        )
-    if rule == "symptomatic":
-        return _("Symptomatic: {symptoms}").format(
-            symptoms=_symptoms(t, reason["symptoms"], region)
-        )
-    if rule == "first_symptom":
-        return _("First characteristic symptom of a contact: {symptoms}").format(
-            symptoms=_symptoms(t, reason["symptoms"], region)
-        )
-    if rule == "worsening":
-        days = reason.get("days", 2)
-        return t.ngettext(
-            "Feels worse {count} day in a row", "Feels worse {count} days in a row", days
-        ).format(count=days)
-    if rule == "non_reporting":
-        hours = reason.get("hours", 24)
-        return t.ngettext(
-            "No report for {count} hour", "No report for {count} hours", hours
-        ).format(count=hours)
-    if rule == "stopped":
-        return _("Stopped the daily questions (/stop)")
-    return rule
 
 
 def _day(t: Translator, day: dict, region: Region | None) -> str:
@@ -84,7 +42,7 @@ def _day(t: Translator, day: dict, region: Region | None) -> str:
     if day.get("well"):
         parts.append(_("feels well"))
     elif day.get("symptoms"):
-        parts.append(_symptoms(t, day["symptoms"], region))
+        parts.append(symptom_list(t, day["symptoms"], region))
     else:
         parts.append(_("no symptoms from the list"))
     return " · ".join(parts)
@@ -116,7 +74,7 @@ def alert(
             state = " · " + _("claimed by {name}").format(name=item.get("claimed_by") or "?")
         elif mixed and item["status"] == "resolved":
             state = " · " + _("resolved")
-        lines += ["• " + _reason(t, item["rule"], r, region) + state for r in item["reasons"]]
+        lines += ["• " + alert_reason(t, item["rule"], r, region) + state for r in item["reasons"]]
     lines += ["", _("Last days:")]
     recent = p.get("recent") or []
     lines += [_day(t, day, region) for day in recent] or [_("No entries in the last three days.")]

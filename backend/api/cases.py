@@ -17,8 +17,6 @@ from backend.api.requests import (
     uuid_param,
 )
 from backend.api.responses import case_model, case_out, entry_model, listed, reply
-from backend.domain.cases import NewCase
-from backend.domain.errors import Invalid
 from backend.services import cases as service
 
 
@@ -39,21 +37,7 @@ async def register_case(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     staff = staff_of(request)
     body = await body_of(request, schemas.CaseCreate)
-    region = ctx.regions.get(body.region)
-    if region is None or body.region not in staff.regions:
-        raise Invalid("region", f"unknown region {body.region!r}.")
-    new = NewCase(
-        region=body.region,
-        kind=body.kind,
-        quarantine_start=body.quarantine_start,
-        quarantine_end=body.quarantine_end,
-        # No language: the region's default for now, the person's own Telegram language at
-        # activation if the bot speaks it.
-        language=body.language or region.default_language,
-        language_chosen=bool(body.language),
-        staff_reference=body.staff_reference or None,
-        label=body.label or None,
-    )
+    new = service.new_case(ctx, staff, **body.model_dump())
     registration = await service.register_case(ctx, staff, new)
     code = registration.activation_code
     created = schemas.CaseCreated(
@@ -85,6 +69,7 @@ async def list_cases(request: web.Request) -> web.Response:
         line_list=query.list,
         after=decode_cursor(query.cursor),
         limit=query.limit,
+        reference=query.reference or None,
     )
     last = found[-1][0] if len(found) == query.limit else None
     page = schemas.CasePage(

@@ -90,6 +90,9 @@ class CaseQuery(_In):
     status: Literal["registered", "active", "closed"] | None = None
     kind: Kind | None = None
     list: Literal["symptomatic", "non_reporting", "reporting", "closed"] | None = None
+    reference: str | None = Field(
+        default=None, max_length=64, description="Staff references starting with this"
+    )
     cursor: str | None = Field(default=None, max_length=200)
     limit: int = Field(default=100, ge=1, le=500)
 
@@ -100,7 +103,9 @@ class RegionQuery(_In):
 
 class EscalationQuery(_In):
     region: str | None = Field(default=None, max_length=32)
-    status: Literal["open", "claimed", "resolved"] | None = None
+    status: Literal["open", "claimed", "resolved", "unresolved"] | None = Field(
+        default=None, description="unresolved: open and claimed"
+    )
     severity: Literal["urgent", "high", "normal"] | None = None
 
 

@@ -9,8 +9,8 @@ from backend.api.keys import CONTEXT, staff_of
 from backend.api.registry import API, Access
 from backend.api.requests import body_of, decode_cursor, encode_cursor, query_of, uuid_param
 from backend.api.responses import reply, staff_model, token_model
+from backend.services import audit
 from backend.services import staff as service
-from backend.storage import audit as audit_store
 
 
 @API.get(
@@ -117,8 +117,8 @@ async def disable_staff(request: web.Request) -> web.Response:
 )
 async def audit_log(request: web.Request) -> web.Response:
     query = query_of(request, schemas.AuditQuery)
-    events = await request.app[CONTEXT].db.transaction(
-        audit_store.find,
+    events = await audit.find_events(
+        request.app[CONTEXT],
         staff_id=query.staff,
         case_id=query.case,
         region=query.region,

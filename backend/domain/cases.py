@@ -84,3 +84,13 @@ class Case:
     label: str | None = None  # whom the prompts are for, in a household
     prompt_order: int = 0  # the order in which a household is asked
     language_chosen: bool = True  # see NewCase
+
+    @property
+    def reference(self) -> str:
+        return case_reference(self.staff_reference, self.id)
+
+
+def case_reference(staff_reference: str | None, case_id: UUID) -> str:
+    """How staff and the authority's group know a case: the authority's own file number, else
+    a short id. Pseudonymous: the service stores no name."""
+    return staff_reference or "#" + case_id.hex[:8].upper()

@@ -11,7 +11,9 @@ from uuid import UUID
 import asyncpg
 
 from backend.domain.staff import StaffMember
+from backend.services.context import ServiceContext
 from backend.storage import audit as store
+from backend.storage.audit import AuditEvent
 
 
 async def record(
@@ -54,3 +56,29 @@ async def record_shown(
         if ids:
             cases = list(dict.fromkeys(ids))
             await record(conn, staff, action, region, now, count=len(ids), cases=cases, **detail)
+
+
+async def find_events(
+    ctx: ServiceContext,
+    *,
+    staff_id: UUID | None = None,
+    case_id: UUID | None = None,
+    region: str | None = None,
+    action: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    after: tuple[datetime, UUID] | None = None,
+    limit: int = 100,
+) -> list[AuditEvent]:
+    """The audit log, filtered, in time order (admins: the API and the console)."""
+    return await ctx.db.transaction(
+        store.find,
+        staff_id=staff_id,
+        case_id=case_id,
+        region=region,
+        action=action,
+        since=since,
+        until=until,
+        after=after,
+        limit=limit,
+    )

@@ -305,7 +305,7 @@ async def alert_button(
                 "resolve_prompt",
                 keyboard="resolve",
                 escalation=str(escalation.id),
-                reference=escalations.case_reference(case) if case else "?",
+                reference=case.reference if case else "?",
             )
         elif action == "n" and unresolved:
             await _resolve(ctx, conn, chat, escalation, None, message_id)

@@ -22,6 +22,51 @@ class BroadcastStatus:
     progress: Progress
 
 
+def _checked(
+    ctx: ServiceContext, staff: StaffMember, regions: list[str], texts: dict[str, str]
+) -> tuple[list[str], dict[str, str]]:
+    """The regions (the member's, to write to) and the texts, as a broadcast takes them."""
+    if not regions:
+        raise Invalid("regions", "regions needs at least one region id.")
+    for region_id in regions:
+        if region_id not in staff.regions or ctx.regions.get(region_id) is None:
+            raise Invalid("regions", f"unknown region {region_id!r}.")
+        staff.require_write(region_id)
+    regions = sorted(set(regions))
+    cleaned = validate_texts(texts, [ctx.regions.require(r) for r in regions], ctx.languages)
+    return regions, cleaned
+
+
+@dataclass(frozen=True)
+class Preview:
+    regions: list[str]
+    texts: dict[str, str]
+    recipients: int  # how many chats it would reach now
+
+
+async def preview_broadcast(
+    ctx: ServiceContext,
+    staff: StaffMember,
+    regions: list[str],
+    texts: dict[str, str],
+    kind: str | None = None,
+    urgent: bool = False,
+) -> Preview:
+    """What ``create_broadcast`` would send, checked the same way, before staff confirm."""
+    regions, cleaned = _checked(ctx, staff, regions, texts)
+    count = await ctx.db.transaction(store.count_recipients, regions, kind, urgent)
+    return Preview(regions, cleaned, count)
+
+
+async def count_recipients(
+    ctx: ServiceContext, staff: StaffMember, regions: list[str], kind: str | None, urgent: bool
+) -> int:
+    """How many chats a broadcast to the member's ``regions`` would reach now."""
+    for region_id in regions:
+        staff.require_read(region_id)
+    return await ctx.db.transaction(store.count_recipients, sorted(set(regions)), kind, urgent)
+
+
 async def create_broadcast(
     ctx: ServiceContext,
     staff: StaffMember,
@@ -31,14 +76,7 @@ async def create_broadcast(
     urgent: bool = False,
 ) -> BroadcastStatus:
     """Create a broadcast with one delivery per monitored chat; the sender takes it from there."""
-    if not regions:
-        raise Invalid("regions", "regions needs at least one region id.")
-    for region_id in regions:
-        if region_id not in staff.regions or ctx.regions.get(region_id) is None:
-            raise Invalid("regions", f"unknown region {region_id!r}.")
-        staff.require_write(region_id)
-    regions = sorted(set(regions))
-    cleaned = validate_texts(texts, [ctx.regions.require(r) for r in regions], ctx.languages)
+    regions, cleaned = _checked(ctx, staff, regions, texts)
 
     async def create(conn: asyncpg.Connection) -> BroadcastStatus:
         broadcast_id, _ = await create_in(conn, staff, regions, cleaned, kind, urgent)
@@ -108,3 +146,16 @@ async def cancel_broadcast(
         return await _status(conn, staff.readable_regions(), broadcast_id)
 
     return await ctx.db.transaction(cancel)
+
+
+async def recent_broadcasts(
+    ctx: ServiceContext, staff: StaffMember, limit: int = 20
+) -> list[BroadcastStatus]:
+    """The member's latest broadcasts (those all of whose regions they may read)."""
+    regions = staff.readable_regions()
+
+    async def read(conn: asyncpg.Connection) -> list[BroadcastStatus]:
+        found = await store.recent(conn, regions, limit)
+        return [BroadcastStatus(b, await store.progress(conn, regions, b.id)) for b in found]
+
+    return await ctx.db.transaction(read)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -19,7 +19,9 @@ from backend.services.context import ServiceContext
 from backend.storage import case_admin
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
+from backend.storage import escalations as escalation_store
 from backend.storage.entries import Entry
+from backend.storage.escalations import Escalation
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,36 @@ class Registration:
     case: Case
     activation_code: str  # shown once; only its hash is stored
     code_expires_at: datetime
+
+
+def new_case(
+    ctx: ServiceContext,
+    staff: StaffMember,
+    *,
+    region: str,
+    kind: str,
+    quarantine_start: date,
+    quarantine_end: date,
+    language: str | None = None,
+    staff_reference: str | None = None,
+    label: str | None = None,
+) -> NewCase:
+    """A registration as staff give it (API or console): the region must be one of theirs."""
+    found = ctx.regions.get(region)
+    if found is None or region not in staff.regions:
+        raise Invalid("region", f"unknown region {region!r}.")
+    return NewCase(
+        region=region,
+        kind=kind,
+        quarantine_start=quarantine_start,
+        quarantine_end=quarantine_end,
+        # No language: the region's default for now, the person's own Telegram language at
+        # activation if the bot speaks it.
+        language=language or found.default_language,
+        language_chosen=bool(language),
+        staff_reference=staff_reference or None,
+        label=label or None,
+    )
 
 
 async def register_case(ctx: ServiceContext, staff: StaffMember, new: NewCase) -> Registration:
@@ -76,6 +108,31 @@ async def list_entries(ctx: ServiceContext, staff: StaffMember, case_id: UUID) -
         case = await _visible(conn, staff, case_id)
         await audit.record(conn, staff, "entries.read", case.region, ctx.clock.now(), case.id)
         return await entry_store.find_for_case(conn, case.region, case.id)
+
+    return await ctx.db.transaction(read)
+
+
+@dataclass(frozen=True)
+class CaseFile:
+    """What the console's case page shows: the case, its diary and its alerts."""
+
+    case: Case
+    entries: list[Entry]
+    alerts: list[Escalation]
+
+
+async def case_file(ctx: ServiceContext, staff: StaffMember, case_id: UUID) -> CaseFile:
+    """A case with its diary and alert history, audited as the API's reads of the case and
+    of its entries are."""
+
+    async def read(conn: asyncpg.Connection) -> CaseFile:
+        case = await _visible(conn, staff, case_id)
+        now = ctx.clock.now()
+        await audit.record(conn, staff, "case.read", case.region, now, case.id)
+        await audit.record(conn, staff, "entries.read", case.region, now, case.id)
+        entries = await entry_store.find_for_case(conn, case.region, case.id)
+        alerts = await escalation_store.for_case(conn, case.region, case.id)
+        return CaseFile(case, entries, alerts)
 
     return await ctx.db.transaction(read)
 
@@ -203,10 +260,18 @@ async def list_cases(
     line_list: str | None = None,
     after: tuple[datetime, UUID] | None = None,
     limit: int = 100,
+    reference: str | None = None,
 ) -> list[tuple[Case, Decimal]]:
     async def read(conn: asyncpg.Connection) -> list[tuple[Case, Decimal]]:
         found = await case_admin.page(
-            conn, regions, status=status, kind=kind, line_list=line_list, after=after, limit=limit
+            conn,
+            regions,
+            status=status,
+            kind=kind,
+            line_list=line_list,
+            after=after,
+            limit=limit,
+            reference=reference,
         )
         shown = [(case.region, case.id) for case, _ in found]
         await audit.record_shown(

@@ -44,11 +44,6 @@ log = logging.getLogger(__name__)
 MAX_REPOSTS = 3
 
 
-def case_reference(case: Case) -> str:
-    """How the group knows the case: the authority's own file number, else a short id."""
-    return case.staff_reference or "#" + case.id.hex[:8].upper()
-
-
 async def on_entry(
     ctx: ServiceContext,
     conn: asyncpg.Connection,
@@ -252,7 +247,7 @@ async def post_view(
     return {
         "escalation": str(post_id),
         "region": case.region,
-        "reference": case_reference(case),
+        "reference": case.reference,
         "kind": case.kind,
         "day": quarantine_day(case.quarantine_start, today),
         "days": quarantine_day(case.quarantine_start, case.quarantine_end),
@@ -316,6 +311,15 @@ async def worklist(
         return found
 
     return await ctx.db.transaction(read)
+
+
+async def worklist_version(ctx: ServiceContext, staff: StaffMember, regions: list[str]) -> str:
+    """A token that changes whenever the worklist of ``regions`` would (nothing personal in
+    it, so not audited: the list itself is, when it is read again)."""
+    for region in regions:
+        staff.require_read(region)
+    found = await ctx.db.transaction(store.version, regions)
+    return hashlib.sha256(repr(found).encode()).hexdigest()[:16]
 
 
 async def claim(ctx: ServiceContext, staff: StaffMember, escalation_id: UUID) -> Escalation:

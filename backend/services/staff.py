@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
@@ -27,7 +27,7 @@ from backend.storage.staff import Member, Token
 @dataclass(frozen=True)
 class NewStaff:
     staff_id: UUID
-    token: str  # shown once, never stored
+    token: str | None  # shown once, never stored
     token_info: Token | None = None
 
 
@@ -58,19 +58,22 @@ async def create_staff(
     name: str,
     role: str,
     regions: Sequence[str],
-    token_days: int = DEFAULT_TOKEN_DAYS,
+    token_days: int | None = DEFAULT_TOKEN_DAYS,
     actor: StaffMember | None = None,
+    also: Callable[[asyncpg.Connection, UUID], Awaitable[None]] | None = None,
 ) -> NewStaff:
-    """A staff member with one token, audited. Staff and viewers need at least one region.
-    ``actor`` None: an operator at the command line."""
+    """A staff member with one token (none if ``token_days`` is None), audited. Staff and
+    viewers need at least one region. ``actor`` None: an operator at the command line.
+    ``also(conn, staff_id)`` runs in the same transaction (a console sign-in, say)."""
     name = _validate(ctx, name, role, regions)
-    _require_lifetime("token_days", token_days)
+    if token_days is not None:
+        _require_lifetime("token_days", token_days)
     regions = sorted(set(regions))
 
     async def store(conn: asyncpg.Connection) -> NewStaff:
         now = ctx.clock.now()
         staff_id = await staff_store.insert_member(conn, name, role, regions)
-        token = await _issue(ctx, conn, staff_id, token_days)
+        token = await _issue(ctx, conn, staff_id, token_days) if token_days is not None else None
         await record(
             conn,
             actor,
@@ -79,10 +82,19 @@ async def create_staff(
             now,
             staff=str(staff_id),
             role=role,
-            token=str(token.info.id),
-            expires_at=_iso(token.info.expires_at),
+            **(
+                {"token": str(token.info.id), "expires_at": _iso(token.info.expires_at)}
+                if token
+                else {}
+            ),
         )
-        return NewStaff(staff_id=staff_id, token=token.token, token_info=token.info)
+        if also is not None:
+            await also(conn, staff_id)
+        return NewStaff(
+            staff_id=staff_id,
+            token=token.token if token else None,
+            token_info=token.info if token else None,
+        )
 
     return await ctx.db.transaction(store)
 

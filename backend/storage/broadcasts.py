@@ -210,3 +210,28 @@ async def cancel(conn: asyncpg.Connection, regions: Sequence[str], broadcast_id:
         json.dumps(list(regions)),
     )
     return int(status.split()[-1])
+
+
+async def recent(conn: asyncpg.Connection, regions: Sequence[str], limit: int) -> list[Broadcast]:
+    """The latest broadcasts all of whose regions are among ``regions``, newest first."""
+    rows = await conn.fetch(
+        """
+        SELECT id, regions, urgent, created_at, cancelled_at, total FROM broadcasts
+        WHERE regions <@ $1::JSONB
+        ORDER BY created_at DESC, id
+        LIMIT $2
+        """,
+        json.dumps(list(regions)),
+        limit,
+    )
+    return [
+        Broadcast(
+            id=row["id"],
+            regions=tuple(json.loads(row["regions"])),
+            urgent=row["urgent"],
+            created_at=row["created_at"],
+            cancelled_at=row["cancelled_at"],
+            total=row["total"],
+        )
+        for row in rows
+    ]

@@ -111,8 +111,10 @@ async def page(
     line_list: str | None,
     after: tuple[datetime, UUID] | None,
     limit: int,
+    reference: str | None = None,
 ) -> list[tuple[Case, Decimal]]:
-    """Cases in registration order with each one's open alert weight; keyset paging."""
+    """Cases in registration order with each one's open alert weight; keyset paging.
+    ``reference``: staff references starting with it, whatever the case."""
     symptomatic = (
         "EXISTS (SELECT 1 FROM escalations e WHERE e.region = c.region AND e.case_id = c.id "
         "AND e.status <> 'resolved' AND e.rule IN "
@@ -140,6 +142,7 @@ async def page(
         WHERE c.region = ANY($1::TEXT[]) AND {lists[line_list]}
           AND ($2::TEXT IS NULL OR c.status = $2) AND ($3::TEXT IS NULL OR c.kind = $3)
           AND ($4::TIMESTAMPTZ IS NULL OR (c.created_at, c.id) > ($4, $5::UUID))
+          AND ($7::TEXT IS NULL OR lower(c.staff_reference) LIKE $7 || '%')
         ORDER BY c.created_at, c.id
         LIMIT $6
         """,
@@ -149,8 +152,16 @@ async def page(
         after[0] if after else None,
         after[1] if after else None,
         limit,
+        _like_prefix(reference) if reference else None,
     )
     return [(_case(row), row["open_weight"]) for row in rows]
+
+
+def _like_prefix(text: str) -> str:
+    """``text`` for ``LIKE text || '%'``: its own wildcards taken literally (the default
+    escape character is the backslash in PostgreSQL, CockroachDB and YugabyteDB)."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped
 
 
 async def due_for_purge(

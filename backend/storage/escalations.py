@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 
+from backend.domain.cases import case_reference
 from backend.domain.rules import Finding
 
 _COLUMNS = """
@@ -19,7 +20,9 @@ _COLUMNS = """
     e.updated_at, e.posted_at, e.reposts, e.claimed_by, e.claimed_at, e.resolved_by,
     e.resolved_at, e.resolution, coalesce(e.post_id, e.id) AS post_id,
     (SELECT name FROM staff_members s WHERE s.id = e.claimed_by) AS claimed_by_name,
-    (SELECT name FROM staff_members s WHERE s.id = e.resolved_by) AS resolved_by_name
+    (SELECT name FROM staff_members s WHERE s.id = e.resolved_by) AS resolved_by_name,
+    (SELECT c.staff_reference FROM cases c WHERE c.region = e.region AND c.id = e.case_id)
+        AS staff_reference
 """
 
 
@@ -47,6 +50,11 @@ class Escalation:
     # The group message this alert was posted in, with the others the same entry raised: the
     # id of the first of them (the alert's own id when it was posted alone).
     post_id: UUID
+    staff_reference: str | None = None  # the case's, for staff who read alerts in a list
+
+    @property
+    def case_reference(self) -> str:
+        return case_reference(self.staff_reference, self.case_id)
 
 
 def _escalation(row: asyncpg.Record) -> Escalation:
@@ -71,6 +79,7 @@ def _escalation(row: asyncpg.Record) -> Escalation:
         resolved_at=row["resolved_at"],
         resolution=row["resolution"],
         post_id=row["post_id"],
+        staff_reference=row["staff_reference"],
     )
 
 
@@ -167,7 +176,8 @@ async def find(
     severity: str | None = None,
     limit: int = 500,
 ) -> list[tuple[Escalation, Decimal]]:
-    """Alerts with their case's open weight, most pressing first (Quarano's worklist order)."""
+    """Alerts with their case's open weight, most pressing first (Quarano's worklist order).
+    ``status`` 'unresolved': open and claimed ones."""
     rows = await conn.fetch(
         f"""
         SELECT {_COLUMNS},
@@ -176,7 +186,9 @@ async def find(
                   AND o.status <> 'resolved') AS case_weight
         FROM escalations e
         WHERE e.region = ANY($1::TEXT[])
-          AND ($2::TEXT IS NULL OR e.status = $2) AND ($3::TEXT IS NULL OR e.severity = $3)
+          AND ($2::TEXT IS NULL OR e.status = $2
+               OR ($2 = 'unresolved' AND e.status <> 'resolved'))
+          AND ($3::TEXT IS NULL OR e.severity = $3)
         ORDER BY case_weight DESC,
                  CASE e.severity WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 ELSE 2 END,
                  e.created_at, e.id
@@ -415,3 +427,33 @@ async def silent_cases(
         silent_since,
     )
     return [(row["id"], row["last_activity"]) for row in rows]
+
+
+async def for_case(conn: asyncpg.Connection, region: str, case_id: UUID) -> list[Escalation]:
+    """Every alert of a case, resolved ones too, newest first (the case's alert history)."""
+    rows = await conn.fetch(
+        f"""
+        SELECT {_COLUMNS} FROM escalations e WHERE e.region = $1 AND e.case_id = $2
+        ORDER BY e.created_at DESC, e.id
+        """,
+        region,
+        case_id,
+    )
+    return [_escalation(row) for row in rows]
+
+
+async def version(conn: asyncpg.Connection, regions: Sequence[str]) -> tuple:
+    """Changes whenever an alert of ``regions`` is raised, claimed, resolved or updated: what
+    a worklist open in a browser compares to know it is out of date."""
+    rows = await conn.fetch(
+        """
+        SELECT count(*) AS alerts,
+               sum(CASE WHEN status = 'open' THEN 1 ELSE 0 END) AS open,
+               sum(CASE WHEN status = 'claimed' THEN 1 ELSE 0 END) AS claimed,
+               max(updated_at) AS changed
+        FROM escalations WHERE region = ANY($1::TEXT[])
+        """,
+        list(regions),
+    )
+    row = rows[0]
+    return (row["alerts"], row["open"] or 0, row["claimed"] or 0, row["changed"])
