@@ -22,7 +22,7 @@ from backend.domain.staff import (
     MIN_TOKEN_DAYS,
     token_days_problem,
 )
-from backend.logs import configure_logging
+from backend.logs import PathOnlyAccessLogger, configure_logging
 from backend.storage.database import DatabaseUnreachable
 from backend.storage.migrations import SchemaError
 from backend.storage.overlays import OverlayError
@@ -69,6 +69,18 @@ def _parser() -> argparse.ArgumentParser:
         default=DEFAULT_TOKEN_DAYS,
         help=f"token lifetime in days, {MIN_TOKEN_DAYS} to {MAX_TOKEN_DAYS} (default %(default)s)",
     )
+    create.add_argument(
+        "--login",
+        help="a sign-in for the web console (/console/) with a temporary password, instead of "
+        "a bearer token",
+    )
+    sign_in = staff.add_parser(
+        "sign-in",
+        help="give a staff member a console sign-in, or reset it: a new temporary password, "
+        "the authenticator enrolled again, every session ended",
+    )
+    sign_in.add_argument("--staff", required=True, help="the staff member's id")
+    sign_in.add_argument("--login", required=True)
     tokens = staff.add_parser("token", help="bearer tokens").add_subparsers(
         dest="token_command", required=True
     )
@@ -126,8 +138,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
+        elif args.command == "staff" and args.staff_command == "create" and args.login:
+            asyncio.run(
+                create_console_member(settings, args.name, args.role, args.region, args.login)
+            )
         elif args.command == "staff" and args.staff_command == "create":
             asyncio.run(create_staff(settings, args.name, args.role, args.region, args.token_days))
+        elif args.command == "staff" and args.staff_command == "sign-in":
+            asyncio.run(grant_sign_in(settings, args.staff, args.login))
         elif args.command == "staff" and args.staff_command == "token":
             asyncio.run(manage_tokens(settings, args))
         elif args.command == "staff" and args.staff_command == "link":
@@ -158,7 +176,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 async def serve(settings: Settings) -> None:
     from backend.server import create_app
 
-    runner = web.AppRunner(create_app(settings))
+    runner = web.AppRunner(create_app(settings), access_log_class=PathOnlyAccessLogger)
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)
@@ -168,9 +186,10 @@ async def serve(settings: Settings) -> None:
             raise SettingsError(_listen_problem(settings, error)) from None
         base = f"http://{settings.http_host}:{settings.http_port}"
         log.info("Symptom Diary is running. API: %s/api/v1  health: %s/healthz", base, base)
+        log.info("Staff console: %s/console/", base)
         log.info(
-            "Create a staff token with: .venv/bin/symptom-diary staff create --name 'Your Name' "
-            "--role admin"
+            "Create an administrator with: .venv/bin/symptom-diary staff create --name "
+            "'Your Name' --role admin --login yourname"
         )
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
@@ -235,6 +254,37 @@ async def create_staff(
     print(f"Staff member {name!r} created ({role}), id {created.staff_id}.")
     print("Token, shown only this once:")
     print(created.token)
+
+
+def _temporary(login: str, password: str) -> None:
+    print(f"Console sign-in: {login.strip().lower()}, temporary password, shown only this once:")
+    print(password)
+    print("At the first sign-in (/console/) it is replaced, and an authenticator app enrolled.")
+
+
+async def create_console_member(
+    settings: Settings, name: str, role: str, regions: list[str], login: str
+) -> None:
+    from backend.services.signin import create_member
+
+    ctx = await _context(settings)
+    try:
+        staff_id, password = await create_member(ctx, name, role, regions, login, None)
+    finally:
+        await ctx.db.close()
+    print(f"Staff member {name!r} created ({role}), id {staff_id}.")
+    _temporary(login, password)
+
+
+async def grant_sign_in(settings: Settings, staff_id: str, login: str) -> None:
+    from backend.services.signin import grant_sign_in as grant
+
+    ctx = await _context(settings)
+    try:
+        password = await grant(ctx, _uuid(staff_id, "staff"), login, None)
+    finally:
+        await ctx.db.close()
+    _temporary(login, password)
 
 
 def _uuid(value: str, what: str):  # noqa: ANN202

@@ -14,6 +14,8 @@ from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import quote
 
+from aiohttp.abc import AbstractAccessLogger
+from aiohttp.web import BaseRequest, StreamResponse
 from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
@@ -97,3 +99,12 @@ def quiet_libraries(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     # asyncpg's DEBUG lines may carry query arguments.
     logging.getLogger("asyncpg").setLevel(max(logging.INFO, logging.getLevelName(level)))
+
+
+class PathOnlyAccessLogger(AbstractAccessLogger):
+    """aiohttp's access log without query strings: a console search (``?q=`` a staff
+    reference) or a filter must not reach the log, nor any Referer or User-Agent."""
+
+    def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
+        if self.logger.isEnabledFor(logging.INFO):
+            self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)

@@ -85,6 +85,8 @@ class Settings:
     round_grace_minutes: int = 120  # a round missed by downtime is sent this much later at most
     regions_reload_seconds: int = 60  # how often the regions file is checked for changes
     trusted_proxy_hops: int = 0  # proxies in front of the API that append to X-Forwarded-For
+    console_idle_minutes: int = 30  # a console session ends after this long without a request
+    console_session_hours: int = 12  # and this long after signing in, at the latest
 
     @property
     def sandbox(self) -> bool:
@@ -161,6 +163,8 @@ class Settings:
             regions_reload_seconds=env.number("DIARY_REGIONS_RELOAD_SECONDS", 60, 0, 24 * 3600),
             lease_seconds=env.number("DIARY_LEASE_SECONDS", 20, 2, 300),
             trusted_proxy_hops=env.number("DIARY_TRUSTED_PROXY_HOPS", 0, 0, 5),
+            console_idle_minutes=env.number("DIARY_CONSOLE_IDLE_MINUTES", 30, 5, 8 * 60),
+            console_session_hours=env.number("DIARY_CONSOLE_SESSION_HOURS", 12, 1, 24),
         )
 
 

@@ -23,7 +23,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from backend.domain.regions import Region
 from backend.services.context import ServiceContext
 from backend.services.escalations import check_silence, repost_unclaimed
-from backend.services.retention import prune_processed_updates, purge_expired
+from backend.services.retention import (
+    forget_console_sessions,
+    prune_processed_updates,
+    purge_expired,
+)
 from backend.services.schedule import close_finished_cases, run_due_rounds, send_reminders
 from backend.services.setup import reload_regions
 
@@ -150,9 +154,11 @@ class RegionalScheduler:
         return run
 
     async def prune_updates(self) -> None:
-        """Processed updates are kept only as long as Telegram could redeliver them."""
+        """Processed updates are kept only as long as Telegram could redeliver them; ended
+        console sessions a day after their end."""
         try:
             await prune_processed_updates(self.ctx)
+            await forget_console_sessions(self.ctx)
         except asyncio.CancelledError:
             log.info("pruning processed updates was interrupted by shutdown")
         except Exception as error:  # the next hour does the same work

@@ -13,6 +13,7 @@ from backend.domain.messages import NO_REGION
 from backend.services.context import ServiceContext
 from backend.storage import case_admin
 from backend.storage import retention as store
+from backend.storage import signin as signin_store
 from backend.storage import updates as update_store
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,7 @@ ROW_BATCH = 2000  # outbox rows per transaction
 # temperatures, alert summaries). After a fortnight nothing needs them: alerts are edited
 # within hours, and delivery problems are investigated within days.
 OUTBOX_DAYS = 14
+SESSION_RECORDS = timedelta(days=1)  # an ended console session is kept this long, then deleted
 
 
 async def purge_expired(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:
@@ -68,6 +70,16 @@ async def prune_processed_updates(
     if pruned:
         log.info("%d processed updates older than %s forgotten", pruned, keep)
     return pruned
+
+
+async def forget_console_sessions(ctx: ServiceContext, batches: int = 20) -> int:
+    """Delete console sessions a day after their lifetime ended (revoked ones too: they end
+    by then as well). Their times are the service clock's, like the sessions' own checks."""
+    cutoff = ctx.clock.now() - SESSION_RECORDS
+    forgotten = await _in_batches(ctx, batches, ROW_BATCH, signin_store.purge_sessions, cutoff)
+    if forgotten:
+        log.info("%d ended console sessions forgotten", forgotten)
+    return forgotten
 
 
 async def purge_delivery_records(ctx: ServiceContext, region_id: str, batches: int = 50) -> int:

@@ -174,9 +174,9 @@ async def assigned_regions(conn: asyncpg.Connection, staff_id: UUID) -> list[str
 
 
 async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> list[str] | None:
-    """Offboard a member: disabled, every token revoked, the Telegram account unlinked (so the
-    group no longer takes their Claim, Resolve or /broadcast). Their regions, or None if there
-    is no such active member."""
+    """Offboard a member: disabled, every token and console session revoked, the Telegram
+    account unlinked (so the group no longer takes their Claim, Resolve or /broadcast). Their
+    regions, or None if there is no such active member."""
     rows = await conn.fetch(
         """
         UPDATE staff_members SET disabled_at = $2, telegram_user_id = NULL
@@ -187,9 +187,10 @@ async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> li
     )
     if not rows:
         return None
-    await conn.execute(
-        "UPDATE staff_tokens SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL",
-        staff_id,
-        now,
-    )
+    for table in ("staff_tokens", "console_sessions"):  # tokens and console sign-ins end
+        await conn.execute(
+            f"UPDATE {table} SET revoked_at = $2 WHERE staff_id = $1 AND revoked_at IS NULL",
+            staff_id,
+            now,
+        )
     return await assigned_regions(conn, staff_id)

@@ -77,6 +77,8 @@ ALTER TABLE staff_regions SET LOCALITY GLOBAL;
 
 ALTER TABLE staff_tokens SET LOCALITY GLOBAL;
 
+ALTER TABLE staff_credentials SET LOCALITY GLOBAL;
+
 ALTER TABLE link_codes SET LOCALITY GLOBAL;
 
 ALTER TABLE schema_migrations SET LOCALITY GLOBAL;
@@ -92,6 +94,9 @@ ALTER TABLE broadcasts SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
 ALTER TABLE broadcast_drafts SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
 
 ALTER TABLE chat_migrations SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
+
+-- Console sessions are touched by many requests: a GLOBAL table would make each touch slow.
+ALTER TABLE console_sessions SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
 
 -- Citizen data: each row homed in its authority's region.
 ALTER TABLE cases ADD COLUMN IF NOT EXISTS crdb_region crdb_internal_region AS (

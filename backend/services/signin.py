@@ -1,0 +1,403 @@
+"""Staff sign-in to the console: a password (argon2id) and a TOTP code, then a session.
+
+1. ``sign_in`` checks login and password and opens a *pending* session: stage ``password``
+   (the code comes next) or ``setup`` (a temporary password from an admin: choose one's own
+   and enrol an authenticator first).
+2. ``verify_code`` or ``complete_setup`` turn it into a ``signed_in`` session under a new
+   cookie (the pending one ends: a cookie seen before signing in is worthless after).
+3. ``current`` finds the session of a cookie on every request; it ends when idle for
+   ``SessionPolicy.idle``, after ``lifetime`` at the latest, at sign-out, and everywhere at
+   once with ``sign_out_everywhere``, a reset or offboarding.
+
+Wrong passwords and codes count against the account (locked for a while after several in a
+row, whichever instance answers); the per-address limit is the console's, per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+import asyncpg
+import pyotp
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from backend.domain.errors import DomainError, Invalid, NotFound
+from backend.domain.signin import (
+    FAILED_SIGNINS_BEFORE_LOCK,
+    LOCK_FOR,
+    SAME_AS_TEMPORARY,
+    TOTP_DIGITS,
+    TOTP_ISSUER,
+    TOTP_STEP_SECONDS,
+    TOTP_WINDOW,
+    SessionPolicy,
+    login_problem,
+    normal_code,
+    normal_login,
+    password_problem,
+    temporary_password,
+)
+from backend.domain.staff import StaffMember, hash_token
+from backend.services.context import ServiceContext
+from backend.services.staff import create_staff, record
+from backend.storage import signin as store
+from backend.storage import staff as staff_store
+from backend.storage.signin import Credentials
+
+log = logging.getLogger(__name__)
+
+_hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
+
+
+class SignInFailed(DomainError):
+    """Wrong login, password or code (one answer for all: nothing tells which), or locked."""
+
+    def __init__(self, locked: bool = False):
+        super().__init__("locked" if locked else "wrong")
+        self.locked = locked
+
+
+@dataclass(frozen=True)
+class ConsoleSession:
+    id: UUID
+    staff: StaffMember
+    stage: str  # password, setup, signed_in
+    login: str
+    language: str | None
+    token: str | None = None  # the cookie, only when the session was just opened
+
+
+@functools.cache
+def _decoy_hash() -> str:
+    """Checked against for unknown logins, so that they take as long as known ones."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+async def _password_matches(password_hash: str, password: str) -> bool:
+    def check() -> bool:
+        try:
+            return _hasher.verify(password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
+
+    return await asyncio.to_thread(check)  # ~50 ms of CPU: not on the event loop
+
+
+async def _hash(password: str) -> str:
+    return await asyncio.to_thread(_hasher.hash, password)
+
+
+def _totp(secret: str) -> pyotp.TOTP:
+    return pyotp.TOTP(secret, digits=TOTP_DIGITS, interval=TOTP_STEP_SECONDS)
+
+
+def provisioning_uri(secret: str, login: str) -> str:
+    """The otpauth:// URI an authenticator app reads from the QR code."""
+    return _totp(secret).provisioning_uri(name=login, issuer_name=TOTP_ISSUER)
+
+
+def code_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step whose code ``code`` is (within the window around ``now``), or None."""
+    code = normal_code(code)
+    if not code.isdigit() or len(code) != TOTP_DIGITS:
+        return None
+    totp = _totp(secret)
+    current = totp.timecode(now)
+    for step in range(current - TOTP_WINDOW, current + TOTP_WINDOW + 1):
+        if hmac.compare_digest(totp.generate_otp(step), code):
+            return step
+    return None
+
+
+# -- accounts -----------------------------------------------------------------------------
+
+
+async def _store_credentials(
+    ctx: ServiceContext, conn: asyncpg.Connection, staff_id: UUID, login: str, password_hash: str
+) -> None:
+    try:
+        async with conn.transaction():  # a savepoint: the clash is reported, not retried
+            await store.reset(conn, staff_id, login, password_hash, ctx.clock.now())
+    except asyncpg.UniqueViolationError:
+        raise Invalid("login", f"the login {login!r} is taken.") from None
+
+
+async def _temporary(login: str) -> tuple[str, str, str]:
+    """The login (checked), a temporary password and its hash."""
+    login = normal_login(login)
+    if problem := login_problem(login):
+        raise Invalid("login", problem)
+    password = temporary_password()
+    return login, password, await _hash(password)
+
+
+async def create_member(
+    ctx: ServiceContext,
+    name: str,
+    role: str,
+    regions: list[str],
+    login: str,
+    actor: StaffMember | None,
+) -> tuple[UUID, str]:
+    """A staff member who signs in to the console (no bearer token): their id and the
+    temporary password, shown once. One transaction: no member without their sign-in."""
+    login, password, password_hash = await _temporary(login)
+
+    async def sign_in_for(conn: asyncpg.Connection, staff_id: UUID) -> None:
+        await _store_credentials(ctx, conn, staff_id, login, password_hash)
+
+    created = await create_staff(
+        ctx, name, role, regions, token_days=None, actor=actor, also=sign_in_for
+    )
+    return created.staff_id, password
+
+
+async def grant_sign_in(
+    ctx: ServiceContext, staff_id: UUID, login: str, actor: StaffMember | None
+) -> str:
+    """Give a member a console login with a temporary password (returned, shown once), or
+    reset theirs: a new temporary password, the authenticator to enrol again, every session
+    ended. ``actor`` None: an operator at the command line."""
+    login, password, password_hash = await _temporary(login)
+    now = ctx.clock.now()
+
+    async def store_it(conn: asyncpg.Connection) -> None:
+        if await staff_store.get_member(conn, staff_id) is None:
+            raise NotFound(f"staff member {staff_id} not found.")
+        await _store_credentials(ctx, conn, staff_id, login, password_hash)
+        await store.revoke_sessions_of(conn, staff_id, now)
+        regions = await staff_store.assigned_regions(conn, staff_id)
+        await record(conn, actor, "staff.signin_reset", regions, now, staff=str(staff_id))
+
+    await ctx.db.transaction(store_it)
+    return password
+
+
+async def _open(
+    conn: asyncpg.Connection,
+    ctx: ServiceContext,
+    policy: SessionPolicy,
+    credentials: Credentials,
+    stage: str,
+    client: str | None,
+) -> ConsoleSession:
+    now = ctx.clock.now()
+    token = secrets.token_urlsafe(32)
+    lifetime = policy.lifetime if stage == "signed_in" else policy.pending
+    session_id = await store.insert_session(
+        conn, hash_token(token), credentials.staff_id, stage, now, now + lifetime, client
+    )
+    member = await staff_store.get_member(conn, credentials.staff_id)
+    assert member is not None, "checked with the credentials"
+    return ConsoleSession(
+        session_id, member, stage, credentials.login, credentials.language, token=token
+    )
+
+
+def _locked(credentials: Credentials, now: datetime) -> bool:
+    return credentials.locked_until is not None and credentials.locked_until > now
+
+
+async def _failed(ctx: ServiceContext, credentials: Credentials) -> SignInFailed:
+    now = ctx.clock.now()
+    locked = await ctx.db.transaction(
+        store.record_failure, credentials.staff_id, now, FAILED_SIGNINS_BEFORE_LOCK, LOCK_FOR
+    )
+    if locked:
+        log.warning("console sign-in locked for a member after repeated failures")
+    return SignInFailed(locked=locked)
+
+
+async def sign_in(
+    ctx: ServiceContext, policy: SessionPolicy, login: str, password: str, client: str | None
+) -> ConsoleSession:
+    """Step one: login and password. A pending session, or SignInFailed."""
+    credentials = await ctx.db.transaction(store.by_login, normal_login(login))
+    if credentials is None:
+        await _password_matches(_decoy_hash(), password)
+        raise SignInFailed()
+    if _locked(credentials, ctx.clock.now()):
+        raise SignInFailed(locked=True)
+    if not await _password_matches(credentials.password_hash, password):
+        raise await _failed(ctx, credentials)
+    stage = (
+        "setup"
+        if credentials.password_temporary or not credentials.totp_confirmed
+        else ("password")
+    )
+
+    async def open_pending(conn: asyncpg.Connection) -> ConsoleSession:
+        await store.record_success(conn, credentials.staff_id)
+        return await _open(conn, ctx, policy, credentials, stage, client)
+
+    return await ctx.db.transaction(open_pending)
+
+
+async def _pending(
+    ctx: ServiceContext, policy: SessionPolicy, token: str, stage: str
+) -> tuple[ConsoleSession, Credentials]:
+    session = await current(ctx, policy, token)
+    if session is None or session.stage != stage:
+        raise SignInFailed()
+    credentials = await ctx.db.transaction(store.of_member, session.staff.id)
+    if credentials is None:
+        raise SignInFailed()
+    if _locked(credentials, ctx.clock.now()):
+        raise SignInFailed(locked=True)
+    return session, credentials
+
+
+async def _signed_in(
+    ctx: ServiceContext,
+    policy: SessionPolicy,
+    pending: ConsoleSession,
+    credentials: Credentials,
+    step: int,
+    client: str | None,
+    new_password_hash: str | None = None,
+) -> ConsoleSession:
+    """The code was right: take its step (once), end the pending session, open the real one."""
+    now = ctx.clock.now()
+
+    async def promote(conn: asyncpg.Connection) -> ConsoleSession | None:
+        if not await store.accept_step(conn, credentials.staff_id, step):
+            return None  # the code was used already
+        if new_password_hash:
+            await store.complete_setup(conn, credentials.staff_id, new_password_hash, now)
+        await store.record_success(conn, credentials.staff_id)
+        await store.revoke_session(conn, pending.id, now)
+        session = await _open(conn, ctx, policy, credentials, "signed_in", client)
+        await record(
+            conn,
+            session.staff,
+            "console.sign_in",
+            await staff_store.assigned_regions(conn, credentials.staff_id),
+            now,
+            session=str(session.id),
+            **({"setup": True} if new_password_hash else {}),
+        )
+        return session
+
+    session = await ctx.db.transaction(promote)
+    if session is None:
+        raise await _failed(ctx, credentials)
+    return session
+
+
+async def verify_code(
+    ctx: ServiceContext, policy: SessionPolicy, token: str, code: str, client: str | None
+) -> ConsoleSession:
+    """Step two: the authenticator's code. A signed-in session (a new cookie)."""
+    pending, credentials = await _pending(ctx, policy, token, "password")
+    step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
+    if step is None or not credentials.totp_secret:
+        raise await _failed(ctx, credentials)
+    return await _signed_in(ctx, policy, pending, credentials, step, client)
+
+
+async def enrolment(ctx: ServiceContext, policy: SessionPolicy, token: str) -> tuple[str, str]:
+    """For the setup page: the authenticator's secret (made now, unless one is being
+    enrolled already) and its otpauth:// URI for the QR code."""
+    session, credentials = await _pending(ctx, policy, token, "setup")
+    secret = credentials.totp_secret
+    if secret is None:
+        secret = pyotp.random_base32()
+        await ctx.db.transaction(
+            store.set_pending_secret, session.staff.id, secret, ctx.clock.now()
+        )
+    return secret, provisioning_uri(secret, credentials.login)
+
+
+async def complete_setup(
+    ctx: ServiceContext,
+    policy: SessionPolicy,
+    token: str,
+    new_password: str,
+    code: str,
+    client: str | None,
+) -> ConsoleSession:
+    """Step two of a first sign-in (or after a reset): one's own password and a code from
+    the newly enrolled authenticator. Invalid names the field (its detail a message id of
+    backend.domain.signin, to format with ``describe``); a wrong code SignInFailed."""
+    session, credentials = await _pending(ctx, policy, token, "setup")
+    if problem := password_problem(new_password, credentials.login):
+        raise Invalid("new_password", problem)
+    if await _password_matches(credentials.password_hash, new_password):
+        raise Invalid("new_password", SAME_AS_TEMPORARY)
+    step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
+    if step is None or not credentials.totp_secret:
+        raise await _failed(ctx, credentials)
+    new_hash = await _hash(new_password)
+    return await _signed_in(ctx, policy, session, credentials, step, client, new_hash)
+
+
+# -- sessions -----------------------------------------------------------------------------
+
+
+async def current(
+    ctx: ServiceContext, policy: SessionPolicy, token: str, touch: bool = True
+) -> ConsoleSession | None:
+    """The live session of a cookie, or None. Its last-seen time moves on (at most once a
+    minute: a write per page would cost more than the idle timeout needs), unless ``touch``
+    is False: what a page does by itself (live updates) does not keep an unattended browser
+    signed in."""
+    if not token or len(token) > 128:
+        return None
+    now = ctx.clock.now()
+
+    async def find(conn: asyncpg.Connection) -> ConsoleSession | None:
+        row = await store.live_session(conn, hash_token(token), now, policy.idle)
+        if row is None:
+            return None
+        member = await staff_store.get_member(conn, row.staff_id)
+        credentials = await store.of_member(conn, row.staff_id)
+        if member is None or credentials is None:
+            return None  # offboarded meanwhile
+        if touch and (now - row.last_seen_at).total_seconds() >= 60:
+            await store.touch_session(conn, row.id, now)
+        return ConsoleSession(row.id, member, row.stage, credentials.login, credentials.language)
+
+    return await ctx.db.transaction(find)
+
+
+async def sign_out(ctx: ServiceContext, session: ConsoleSession) -> None:
+    now = ctx.clock.now()
+
+    async def end(conn: asyncpg.Connection) -> None:
+        await store.revoke_session(conn, session.id, now)
+        if session.stage == "signed_in":
+            regions = await staff_store.assigned_regions(conn, session.staff.id)
+            await record(
+                conn, session.staff, "console.sign_out", regions, now, session=str(session.id)
+            )
+
+    await ctx.db.transaction(end)
+
+
+async def sign_out_everywhere(ctx: ServiceContext, staff: StaffMember) -> int:
+    """End every console session of the member (a lost laptop); how many ended."""
+    now = ctx.clock.now()
+
+    async def end(conn: asyncpg.Connection) -> int:
+        ended = await store.revoke_sessions_of(conn, staff.id, now)
+        regions = await staff_store.assigned_regions(conn, staff.id)
+        await record(conn, staff, "console.sign_out_everywhere", regions, now, sessions=ended)
+        return ended
+
+    return await ctx.db.transaction(end)
+
+
+async def remember_language(ctx: ServiceContext, staff_id: UUID, language: str) -> None:
+    await ctx.db.transaction(store.set_language, staff_id, language)
+
+
+async def logins(ctx: ServiceContext) -> dict[UUID, str]:
+    return await ctx.db.transaction(store.logins)
