@@ -7,6 +7,8 @@ TEST_STAMP := $(VENV)/.installed-test
 PYBABEL := $(BIN)/pybabel
 LANGS := de tr ar ru uk pl
 POT ?= locales/messages.pot
+CONSOLE_POT ?= locales/console.pot
+CONSOLE_LANGS := de
 
 .PHONY: run test test-overlay test-dates test-failover lint migrate bench locales locales-extract locales-update locales-check clean
 
@@ -61,22 +63,32 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-## locales: extract messages from the code and merge them into every catalog
+## locales: extract messages from the code and merge them into every catalog (the citizens'
+##          and groups' "messages" in every language, the staff console's "console" in German)
 locales: locales-extract locales-update
 
 locales-extract: $(RUN_STAMP)
 	$(PYBABEL) -q extract -F locales/babel.cfg -k N_ -k Np_:1,2 -k gettext -k ngettext:1,2 \
 		--no-location --sort-output --project "Symptom Diary" \
 		--copyright-holder "Symptom Diary contributors" -o $(POT) .
+	$(PYBABEL) -q extract -F locales/console.cfg -k N_ -k gettext -k ngettext:1,2 \
+		--no-location --sort-output --project "Symptom Diary" \
+		--copyright-holder "Symptom Diary contributors" -o $(CONSOLE_POT) .
 
 locales-update: $(RUN_STAMP)
 	$(PYBABEL) update -i locales/messages.pot -d locales -D messages --no-fuzzy-matching --ignore-obsolete
+	$(PYBABEL) update -i locales/console.pot -d locales -D console --no-fuzzy-matching --ignore-obsolete
 
 ## locales-check: compile every catalog (to a scratch directory) and report completeness
 locales-check: $(RUN_STAMP)
 	@for lang in $(LANGS); do \
 		$(PYBABEL) compile --statistics -D messages -l $$lang \
 			-i locales/$$lang/LC_MESSAGES/messages.po -o /tmp/symptom-diary-$$lang.mo || exit 1; \
+	done
+	@for lang in $(CONSOLE_LANGS); do \
+		$(PYBABEL) compile --statistics -D console -l $$lang \
+			-i locales/$$lang/LC_MESSAGES/console.po -o /tmp/symptom-diary-console-$$lang.mo \
+			|| exit 1; \
 	done
 
 clean:

@@ -65,9 +65,9 @@ class Translator:
         return self.locale.number_symbols["latn"]["decimal"]
 
 
-def shipped_languages(directory: Path = LOCALES_DIR) -> tuple[str, ...]:
+def shipped_languages(directory: Path = LOCALES_DIR, domain: str = DOMAIN) -> tuple[str, ...]:
     """Languages with a catalog, plus the source language, sorted."""
-    found = {p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{DOMAIN}.po")}
+    found = {p.parent.parent.name for p in directory.glob(f"*/LC_MESSAGES/{domain}.po")}
     return tuple(sorted(found | {SOURCE_LANGUAGE}))
 
 
@@ -92,13 +92,14 @@ def _compile(po_path: Path) -> gettext.GNUTranslations:
 
 
 class Catalogs:
-    """All shipped catalogs, compiled once at start-up."""
+    """All shipped catalogs of a domain, compiled once at start-up: ``messages`` for what
+    citizens and authority groups read, ``console`` for the staff console's pages."""
 
-    def __init__(self, directory: Path = LOCALES_DIR):
-        self.languages = shipped_languages(directory)
+    def __init__(self, directory: Path = LOCALES_DIR, domain: str = DOMAIN):
+        self.languages = shipped_languages(directory, domain)
         self._translators: dict[str, Translator] = {}
         for language in self.languages:
-            po_path = directory / language / "LC_MESSAGES" / f"{DOMAIN}.po"
+            po_path = directory / language / "LC_MESSAGES" / f"{domain}.po"
             translations = _compile(po_path) if po_path.exists() else gettext.NullTranslations()
             self._translators[language] = Translator(language, translations)
 
@@ -111,5 +112,5 @@ class Catalogs:
 
 
 @functools.cache
-def catalogs(directory: Path = LOCALES_DIR) -> Catalogs:
-    return Catalogs(directory)
+def catalogs(directory: Path = LOCALES_DIR, domain: str = DOMAIN) -> Catalogs:
+    return Catalogs(directory, domain)

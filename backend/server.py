@@ -20,7 +20,10 @@ from telegram.ext import Application
 from backend.api.app import create_api
 from backend.config.regions import load_regions
 from backend.config.settings import Settings, SettingsError, host_problem
+from backend.console.app import mount_console
+from backend.console.keys import ConsoleOptions
 from backend.domain.clock import Clock, SystemClock
+from backend.domain.signin import SessionPolicy
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
 from backend.scheduling.scheduler import RegionalScheduler
@@ -55,6 +58,16 @@ class Running:
 
 
 RUNNING = web.AppKey("running", Running)
+
+
+def console_options(settings: Settings) -> ConsoleOptions:
+    return ConsoleOptions(
+        policy=SessionPolicy(
+            idle=timedelta(minutes=settings.console_idle_minutes),
+            lifetime=timedelta(hours=settings.console_session_hours),
+        ),
+        trusted_proxy_hops=settings.trusted_proxy_hops,
+    )
 
 
 def build_context(settings: Settings, clock: Clock | None = None) -> ServiceContext:
@@ -126,6 +139,8 @@ def create_app(
         trusted_proxy_hops=settings.trusted_proxy_hops,
     )
     app[RUNNING] = running
+    if "api" in roles:
+        mount_console(app, ctx, identity.deep_link, console_options(settings))
     webhook = bool(settings.webhook_url and settings.webhook_secret)
     if webhook and "api" in roles:
         path = urlsplit(settings.webhook_url).path or "/"

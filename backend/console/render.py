@@ -1,0 +1,144 @@
+"""Rendering a page: the template, the member's language, and what every page shows."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import aiohttp_jinja2
+from aiohttp import web
+from babel.dates import format_date, format_datetime
+from yarl import URL
+
+from backend.api.keys import CONTEXT
+from backend.console.keys import LANGUAGE, PAGE_TEXTS, SESSION
+from backend.console.security import csrf_token
+from backend.i18n import Translator, catalogs
+
+CONSOLE_LANGUAGES = ("de", "en")
+PREFIX = "/console"
+
+
+def N_(message: str) -> str:
+    """Marks a text for extraction; translated where it is shown."""
+    return message
+
+
+# Notices after an action (?notice=...): fixed texts, so a link cannot put words on a page.
+NOTICES = {
+    "claimed": N_("You claimed the alert."),
+    "resolved": N_("The alert is resolved."),
+    "taken": N_("Someone else claimed or resolved this alert first."),
+    "already_resolved": N_("The alert was resolved already."),
+    "closed": N_("Monitoring of the case has ended."),
+    "reopened": N_("The case is monitored again."),
+    "changed": N_("The dates are changed."),
+    "cancelled": N_("The broadcast is cancelled: what was not sent yet stays unsent."),
+    "signed_out_everywhere": N_("You are signed out on every device."),
+    "revoked": N_("The token is revoked."),
+    "disabled": N_("The staff member is disabled."),
+    "language": N_("Language changed."),
+}
+
+
+ROLE_NAMES = {
+    "admin": N_("Administrator"),
+    "staff": N_("Case agent"),
+    "viewer": N_("Viewer (read only)"),
+}
+
+
+class Formats:
+    """Dates, times and numbers in the member's language; times in a region's zone."""
+
+    def __init__(self, language: str):
+        self.locale = "de_DE" if language == "de" else "en_GB"
+
+    def date(self, value: date | None, form: str = "medium") -> str:
+        return format_date(value, format=form, locale=self.locale) if value else ""
+
+    def when(self, value: datetime | None, timezone: str = "UTC") -> str:
+        if value is None:
+            return ""
+        local = value.astimezone(ZoneInfo(timezone))
+        return format_datetime(local, format="short", locale=self.locale)
+
+    def number(self, value: Decimal | float | None, digits: int = 1) -> str:
+        if value is None:
+            return ""
+        text = f"{float(value):.{digits}f}"
+        return text.replace(".", ",") if self.locale.startswith("de") else text
+
+
+class Fields(dict):
+    """A form's values or problems: a field without one reads as empty in a template (which
+    is otherwise strict about names, so that a misspelt one fails a test)."""
+
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+_FORM_STATE = ("errors", "given", "problems", "filters")
+
+
+def texts(request: web.Request) -> Translator:
+    """The console's own words in the member's language."""
+    return request.app[PAGE_TEXTS].get(request.get(LANGUAGE, "en"))
+
+
+def reader(request: web.Request) -> Translator:
+    """The shared catalogs (alert reasons, symptoms) in the member's language."""
+    return catalogs().get(request.get(LANGUAGE, "en"))
+
+
+def render(request: web.Request, template: str, status: int = 200, **context: Any) -> web.Response:
+    session = request.get(SESSION)
+    staff = session.staff if session and session.stage == "signed_in" else None
+    t = texts(request)
+    ctx = request.app[CONTEXT]
+    notice = NOTICES.get(request.query.get("notice", ""))
+    base: dict[str, Any] = {
+        "_": t.gettext,
+        "ngettext": t.ngettext,
+        "lang": t.language,
+        "languages": CONSOLE_LANGUAGES,
+        "staff": staff,
+        "session": session,
+        "csrf": csrf_token(request),
+        "fmt": Formats(t.language),
+        "reader": reader(request),
+        "regions": ctx.regions,
+        "path": request.path,
+        "static": lambda name: str(request.app.router["static"].url_for(filename=name)),
+        "prefix": PREFIX,
+        "notice": t.gettext(notice) if notice else None,
+        "may_write": (lambda region: staff is not None and staff.may_write(region)),
+        "writes_anywhere": bool(staff and staff.writable_regions()),
+        "is_admin": bool(staff and staff.role == "admin"),
+        "role_name": lambda role: t.gettext(ROLE_NAMES.get(role, role)),
+        "region_names": lambda ids: ", ".join(
+            (ctx.regions.get(i).name if ctx.regions.get(i) else i) for i in ids
+        ),
+        # Times are shown in a region's own zone: the first of several, else UTC.
+        "zone_of": lambda ids: next(
+            (ctx.regions.get(i).timezone for i in ids if ctx.regions.get(i)), "UTC"
+        ),
+    }
+    for name in _FORM_STATE:
+        if isinstance(context.get(name), dict):
+            context[name] = Fields(context[name])
+    response = aiohttp_jinja2.render_template(template, request, base | context, status=status)
+    response.headers["Content-Language"] = t.language
+    return response
+
+
+def redirect(path: str, notice: str | None = None) -> web.HTTPSeeOther:
+    """After a change: see the result with GET (a reload does not repeat the change), with
+    the notice of this change only."""
+    target = URL(PREFIX + path)
+    query = [(k, v) for k, v in target.query.items() if k != "notice"]
+    if notice:
+        query.append(("notice", notice))
+    return web.HTTPSeeOther(str(target.with_query(query)))

@@ -1,0 +1,204 @@
+"""Signing in (password, then the authenticator's code), first-time setup with a QR code,
+signing out (here or everywhere) and the language of the pages."""
+
+from __future__ import annotations
+
+import segno
+from aiohttp import web
+
+from backend.api.client_address import limit_key
+from backend.api.keys import CONTEXT
+from backend.console.keys import CLIENT, FAILED_SIGNINS, OPTIONS, SESSION
+from backend.console.pages import PAGES
+from backend.console.render import CONSOLE_LANGUAGES, N_, PREFIX, redirect, render, texts
+from backend.console.security import (
+    clear_session_cookie,
+    session_cookie,
+    set_language_cookie,
+    set_session_cookie,
+)
+from backend.domain.errors import Invalid
+from backend.domain.signin import PASSWORD_MAX, PASSWORD_MIN
+from backend.services import signin
+from backend.services.signin import ConsoleSession, SignInFailed
+
+WRONG = N_("The login, the password or the code is not right.")
+LOCKED = N_(
+    "Too many wrong attempts: this account is locked for 15 minutes. Ask an administrator if "
+    "you cannot wait."
+)
+TOO_FAST = N_("Too many attempts from this address: wait a minute, then try again.")
+
+
+def _next(value: str | None) -> str:
+    """Where to go after signing in: a console page, never another site."""
+    if value and value.startswith(f"{PREFIX}/") and not value.startswith("//"):
+        return value
+    return f"{PREFIX}/"
+
+
+def _failure(error: SignInFailed) -> str:
+    return LOCKED if error.locked else WRONG
+
+
+def _opened(request: web.Request, session: ConsoleSession, target: str) -> web.HTTPSeeOther:
+    answer = web.HTTPSeeOther(target)
+    assert session.token is not None, "a session just opened carries its cookie"
+    policy = request.app[OPTIONS].policy
+    lifetime = policy.lifetime if session.stage == "signed_in" else policy.pending
+    set_session_cookie(request, answer, session.token, lifetime)
+    return answer
+
+
+def _limited(request: web.Request) -> bool:
+    return request.app[FAILED_SIGNINS].blocked(limit_key(request[CLIENT]))
+
+
+async def _count_failure(request: web.Request) -> None:
+    await request.app[FAILED_SIGNINS].failed(limit_key(request[CLIENT]))
+
+
+@PAGES.get("/sign-in", access=None)
+async def sign_in_page(request: web.Request) -> web.StreamResponse:
+    session = request.get(SESSION)
+    if session is not None and session.stage == "signed_in":
+        raise web.HTTPSeeOther(_next(request.query.get("next")))
+    return render(request, "sign_in.html", next=_next(request.query.get("next")), error=None)
+
+
+@PAGES.post("/sign-in", access=None)
+async def sign_in(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    target = _next(str(form.get("next", "")))
+    if _limited(request):
+        return render(request, "sign_in.html", status=429, next=target, error=TOO_FAST)
+    options = request.app[OPTIONS]
+    try:
+        session = await signin.sign_in(
+            request.app[CONTEXT],
+            options.policy,
+            str(form.get("login", "")),
+            str(form.get("password", "")),
+            request[CLIENT],
+        )
+    except SignInFailed as error:
+        await _count_failure(request)
+        return render(request, "sign_in.html", status=401, next=target, error=_failure(error))
+    step = "/setup" if session.stage == "setup" else "/sign-in/code"
+    raise _opened(request, session, f"{PREFIX}{step}?next={target}")
+
+
+@PAGES.get("/sign-in/code", access=None, stage="password")
+async def code_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "sign_in_code.html", next=_next(request.query.get("next")), error=None)
+
+
+@PAGES.post("/sign-in/code", access=None, stage="password")
+async def code(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    target = _next(str(form.get("next", "")))
+    if _limited(request):
+        return render(request, "sign_in_code.html", status=429, next=target, error=TOO_FAST)
+    options = request.app[OPTIONS]
+    try:
+        session = await signin.verify_code(
+            request.app[CONTEXT],
+            options.policy,
+            session_cookie(request),
+            str(form.get("code", "")),
+            request[CLIENT],
+        )
+    except SignInFailed as error:
+        await _count_failure(request)
+        return render(request, "sign_in_code.html", status=401, next=target, error=_failure(error))
+    raise _opened(request, session, target)
+
+
+async def _setup_page(
+    request: web.Request, status: int = 200, errors: dict[str, str] | None = None
+) -> web.Response:
+    options = request.app[OPTIONS]
+    secret, uri = await signin.enrolment(
+        request.app[CONTEXT], options.policy, session_cookie(request)
+    )
+    qr = segno.make(uri, error="m")
+    return render(
+        request,
+        "setup.html",
+        status=status,
+        qr=qr.svg_data_uri(scale=5, border=2),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+        login=request[SESSION].login,
+        password_min=PASSWORD_MIN,
+        next=_next(request.query.get("next")),
+        errors=errors or {},
+    )
+
+
+@PAGES.get("/setup", access=None, stage="setup")
+async def setup_page(request: web.Request) -> web.StreamResponse:
+    return await _setup_page(request)
+
+
+@PAGES.post("/setup", access=None, stage="setup")
+async def setup(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    t = texts(request)
+    password = str(form.get("new_password", ""))
+    if password != str(form.get("repeat_password", "")):
+        return await _setup_page(
+            request, 422, {"repeat_password": t.gettext("The two passwords differ.")}
+        )
+    if _limited(request):
+        return await _setup_page(request, 429, {"code": t.gettext(TOO_FAST)})
+    options = request.app[OPTIONS]
+    try:
+        session = await signin.complete_setup(
+            request.app[CONTEXT],
+            options.policy,
+            session_cookie(request),
+            password,
+            str(form.get("code", "")),
+            request[CLIENT],
+        )
+    except Invalid as error:  # the detail is a message id of backend.domain.signin
+        problem = t.gettext(error.detail).format(min=PASSWORD_MIN, max=PASSWORD_MAX)
+        return await _setup_page(request, 422, {error.field: problem})
+    except SignInFailed as error:
+        await _count_failure(request)
+        return await _setup_page(request, 401, {"code": t.gettext(_failure(error))})
+    raise _opened(request, session, _next(str(form.get("next", ""))))
+
+
+@PAGES.post("/sign-out", access=None)
+async def sign_out(request: web.Request) -> web.StreamResponse:
+    session = request.get(SESSION)
+    if session is not None:
+        await signin.sign_out(request.app[CONTEXT], session)
+    answer = web.HTTPSeeOther(f"{PREFIX}/sign-in")
+    clear_session_cookie(request, answer)
+    raise answer
+
+
+@PAGES.post("/sign-out-everywhere", access=None)
+async def sign_out_everywhere(request: web.Request) -> web.StreamResponse:
+    session = request.get(SESSION)
+    if session is not None and session.stage == "signed_in":
+        await signin.sign_out_everywhere(request.app[CONTEXT], session.staff)
+    answer = web.HTTPSeeOther(f"{PREFIX}/sign-in?notice=signed_out_everywhere")
+    clear_session_cookie(request, answer)
+    raise answer
+
+
+@PAGES.post("/language", access=None)
+async def language(request: web.Request) -> web.StreamResponse:
+    form = await request.post()
+    chosen = str(form.get("language", ""))
+    if chosen not in CONSOLE_LANGUAGES:
+        raise redirect("/")
+    session = request.get(SESSION)
+    if session is not None and session.stage == "signed_in":
+        await signin.remember_language(request.app[CONTEXT], session.staff.id, chosen)
+    answer = web.HTTPSeeOther(_next(str(form.get("back", ""))))
+    set_language_cookie(request, answer, chosen)
+    raise answer
