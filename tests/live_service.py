@@ -1,28 +1,39 @@
 """The whole service running in a thread of its own, with its own event loop, for tests
-whose client is synchronous (schemathesis uses requests)."""
+whose client is synchronous (schemathesis uses requests, selenium drives a browser)."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+from collections.abc import Coroutine, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from aiohttp import web
 
 from backend.api.keys import CONTEXT
 from backend.config.settings import Settings
 from backend.server import create_app
+from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN, BOT_USERNAME
+
+T = TypeVar("T")
 
 
 @dataclass
 class LiveService:
     base_url: str
     tokens: dict[str, str]  # role -> bearer token (staff and viewer in de-koeln)
+    ctx: ServiceContext
+    sandbox: SandboxBotApi  # plays Telegram and its users
+    loop: asyncio.AbstractEventLoop
+
+    def run(self, work: Coroutine[Any, Any, T], timeout: float = 60) -> T:
+        """Run ``work`` on the service's own loop (the sandbox's users live there too)."""
+        return asyncio.run_coroutine_threadsafe(work, self.loop).result(timeout)
 
 
 @contextmanager
@@ -53,9 +64,8 @@ def live_service(database_url: str) -> Iterator[LiveService]:
             "staff": (await create_staff(ctx, "Fuzz Staff", "staff", ["de-koeln"])).token,
             "viewer": (await create_staff(ctx, "Fuzz Viewer", "viewer", ["de-koeln"])).token,
         }
-        state.update(
-            sandbox=sandbox, runner=runner, service=LiveService(f"http://127.0.0.1:{port}", tokens)
-        )
+        service = LiveService(f"http://127.0.0.1:{port}", tokens, ctx, sandbox, loop)
+        state.update(sandbox=sandbox, runner=runner, service=service)
 
     def run() -> None:
         asyncio.set_event_loop(loop)

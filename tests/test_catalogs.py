@@ -32,13 +32,43 @@ def test_seven_languages_are_shipped() -> None:
     assert set(shipped_languages()) == {"de", "en", "tr", "ar", "ru", "uk", "pl"}
 
 
-def test_template_matches_the_code(tmp_path: Path, repo_root: Path) -> None:
-    fresh = tmp_path / "messages.pot"
-    # The Makefile's own extraction command, writing to a scratch file.
-    subprocess.run(["make", "-s", "locales-extract", f"POT={fresh}"], cwd=repo_root, check=True)
-    assert message_ids(read(fresh)) == message_ids(read(LOCALES_DIR / "messages.pot")), (
-        "locales/messages.pot is out of date: run `make locales` and translate"
+def test_templates_match_the_code(tmp_path: Path, repo_root: Path) -> None:
+    fresh, console = tmp_path / "messages.pot", tmp_path / "console.pot"
+    # The Makefile's own extraction commands, writing to scratch files.
+    subprocess.run(
+        ["make", "-s", "locales-extract", f"POT={fresh}", f"CONSOLE_POT={console}"],
+        cwd=repo_root,
+        check=True,
     )
+    for made, kept in ((fresh, "messages.pot"), (console, "console.pot")):
+        assert message_ids(read(made)) == message_ids(read(LOCALES_DIR / kept)), (
+            f"locales/{kept} is out of date: run `make locales` and translate"
+        )
+
+
+def test_the_console_speaks_german_completely() -> None:
+    """Every console text has a German translation with the same placeholders."""
+    template = read(LOCALES_DIR / "console.pot")
+    catalog = read(LOCALES_DIR / "de" / "LC_MESSAGES" / "console.po")
+    problems = []
+    for message in template:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        found = catalog.get(message.id)
+        strings = (
+            found.string
+            if found and isinstance(found.string, tuple)
+            else ((found.string,) if found else ())
+        )
+        if not strings or not all(strings):
+            problems.append(f"untranslated: {ids[0]!r}")
+            continue
+        wanted = set(PLACEHOLDER.findall(ids[0]))
+        for string in strings:
+            if set(PLACEHOLDER.findall(string)) != wanted:
+                problems.append(f"placeholders differ: {ids[0]!r} -> {string!r}")
+    assert not problems, "\n".join(problems)
 
 
 @pytest.mark.parametrize("language", TRANSLATED)

@@ -5,20 +5,26 @@ from __future__ import annotations
 
 import io
 import logging
+import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from urllib.parse import quote
 
 import pytest
+from aiohttp import ClientSession, CookieJar
 from aiohttp.test_utils import TestClient, TestServer
 
 from backend.config.settings import Settings
 from backend.domain.clock import FixedClock
-from backend.logs import configure_logging, quiet_libraries
+from backend.logs import PathOnlyAccessLogger, configure_logging, quiet_libraries
 from backend.server import create_app
+from backend.services import signin
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
+from tests.console_browser import PASSWORD as console_password
+from tests.console_browser import Browser, first_sign_in
 from tests.test_end_to_end import has_button
 
 PASSWORD = "S3cret-Passw0rd-42"
@@ -133,3 +139,75 @@ def test_the_token_is_taken_out_of_every_log_line_and_traceback() -> None:
     text = stream.getvalue()
     assert BOT_TOKEN not in text and quote(BOT_TOKEN, safe="") not in text
     assert text.count("<token>") == 3  # message, traceback, encoded
+
+
+async def test_console_requests_log_nothing_personal_or_secret(
+    database_url: str,
+    bot_api: SandboxBotApi,
+    ctx: ServiceContext,
+    clock: FixedClock,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Signing in, registering, searching, reading and resolving through the console, with
+    the access log as ``serve`` writes it."""
+    caplog.set_level(logging.DEBUG)
+    quiet_libraries("DEBUG")
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": database_url,
+            "DIARY_TELEGRAM_TOKEN": BOT_TOKEN,
+            "DIARY_TELEGRAM_API_URL": bot_api.base_url,
+        }
+    )
+    server = TestServer(create_app(settings, clock=clock, schedule=False))
+    await server.start_server(access_log_class=PathOnlyAccessLogger)
+    _, temporary = await signin.create_member(
+        ctx, "Privacy Officer", "staff", ["de-koeln"], "privacy.officer", None
+    )
+    session = ClientSession(base_url=str(server.make_url("/")), cookie_jar=CookieJar(unsafe=True))
+    async with session:
+        browser = Browser(session)
+        secret = await first_sign_in(browser, "privacy.officer", temporary, clock.now())
+        await browser.get("/console/cases/new")
+        today = ctx.regions.require("de-koeln").local_date(clock.now())
+        handover = await browser.post(
+            "/console/cases",
+            {
+                "region": "de-koeln",
+                "kind": "contact",
+                "quarantine_start": today.isoformat(),
+                "quarantine_end": (today + timedelta(days=9)).isoformat(),
+                "staff_reference": "AZ-888",
+                "label": "Kind 2",
+            },
+        )
+        code = re.search(r"start=([\w-]+)", handover.html).group(1)
+        case_id = re.search(r'href="/console/cases/([0-9a-f-]{36})"', handover.html).group(1)
+        await browser.get("/console/cases?q=AZ-888")
+        await browser.get(f"/console/cases/{case_id}")
+        page = await browser.get("/console/")
+        await browser.post("/console/sign-out")
+        await browser.get("/console/sign-in")
+        # A wrong password (here the name) is refused without being logged.
+        await browser.post("/console/sign-in", {"login": "privacy.officer", "password": NAME})
+    await server.close()
+
+    forbidden = [
+        console_password,
+        temporary,
+        secret,
+        page.csrf,
+        code,
+        "AZ-888",
+        "Kind 2",
+        NAME,
+        "Mustermann",
+    ]
+    ours = [r for r in caplog.records if not r.name.startswith("bot.sandbox")]
+    assert any(r.name == "aiohttp.access" for r in ours)  # the access log was written
+    for record in ours:
+        line = record.getMessage()
+        if record.exc_info:
+            line += logging.Formatter().formatException(record.exc_info)
+        for value in forbidden:
+            assert value not in line, f"{record.name}: {line[:200]}"

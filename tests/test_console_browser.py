@@ -1,0 +1,247 @@
+"""The console in a real headless Chromium against the whole running service and database: a
+case agent signs in with a password and an authenticator code, registers a case and sees its
+QR code; the citizen activates and answers with symptoms through the loopback Bot API server;
+the alert appears in the open worklist without a reload; the agent claims it, resolves it with
+a comment, reads the case and sends a broadcast that drains while the page watches. An
+administrator then looks after staff and the audit log, in German.
+
+Screenshots of every page go to the test's temporary directory (``screenshots/``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pyotp
+import pytest
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.remote.webelement import WebElement
+from selenium.webdriver.support import expected_conditions as seen
+from selenium.webdriver.support.ui import Select, WebDriverWait
+
+from backend.services import signin
+from backend.services.rounds import start_round
+from tests.chromium import Screenshots, chromium
+from tests.console_browser import PASSWORD
+from tests.live_service import LiveService, live_service
+from tests.test_end_to_end import has_button
+from tests.test_escalations import answer
+
+REGION = "de-koeln"
+WAIT = 30  # seconds a page may take to show what the test waits for
+
+
+@pytest.fixture(scope="module")
+def live(database_url: str) -> Iterator[LiveService]:
+    with live_service(database_url) as service:
+        yield service
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    with chromium(tmp_path / "profile") as driver:
+        yield driver
+
+
+def wait(driver: WebDriver, condition: Callable, timeout: float = WAIT):  # noqa: ANN201
+    return WebDriverWait(driver, timeout).until(condition)
+
+
+def by_css(driver: WebDriver | WebElement, selector: str) -> WebElement:
+    return driver.find_element(By.CSS_SELECTOR, selector)
+
+
+def fill(driver: WebDriver, fields: dict[str, str]) -> None:
+    for name, value in fields.items():
+        element = by_css(driver, f'main [name="{name}"]')
+        if element.tag_name == "select":
+            Select(element).select_by_value(value)
+        elif element.get_attribute("type") == "date":  # typing a date depends on the locale
+            element.parent.execute_script("arguments[0].value = arguments[1]", element, value)
+        else:
+            element.clear()
+            element.send_keys(value)
+
+
+def submit(driver: WebDriver, form: str = "main form") -> None:
+    by_css(driver, f"{form} button[type=submit]").click()
+
+
+def text_of(driver: WebDriver) -> str:
+    return by_css(driver, "body").text
+
+
+def now() -> datetime:
+    """The clock the service itself uses here (the live service runs on the system clock,
+    shifted with everything else under ``make test-dates``)."""
+    return datetime.now(UTC)
+
+
+def set_up_account(driver: WebDriver, base: str, login: str, temporary: str, shots: Screenshots):
+    """The first sign-in: temporary password, then one's own and the authenticator."""
+    driver.get(f"{base}/console/")
+    wait(driver, seen.url_contains("/console/sign-in"))
+    shots.take(f"sign-in-{login}")
+    fill(driver, {"login": login, "password": temporary})
+    submit(driver)
+    wait(driver, seen.url_contains("/console/setup"))
+    secret = by_css(driver, "code.secret").text.replace(" ", "")
+    assert by_css(driver, "img.qr").get_attribute("src").startswith("data:image/svg+xml")
+    totp = pyotp.TOTP(secret)
+    fill(driver, {"new_password": PASSWORD, "repeat_password": PASSWORD})
+    fill(driver, {"code": totp.at(now())})
+    shots.take(f"setup-{login}")
+    submit(driver)
+    wait(driver, seen.url_matches(r"/console/$"))
+    return totp
+
+
+@pytest.fixture
+def page_on_failure(browser: WebDriver, tmp_path: Path, request: pytest.FixtureRequest):
+    """The page's HTML next to the screenshots when a test fails, to see why."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is None or report.failed:
+        (tmp_path / "last-page.html").write_text(browser.page_source)
+
+
+def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
+    live: LiveService, browser: WebDriver, tmp_path: Path, page_on_failure: None
+) -> None:
+    shots = Screenshots(browser, tmp_path / "screenshots")
+    base = live.base_url
+    _, temporary = live.run(
+        signin.create_member(live.ctx, "Erika Muster", "staff", [REGION], "erika", None)
+    )
+    set_up_account(browser, base, "erika", temporary, shots)
+    assert "Worklist" in text_of(browser) and "Erika Muster" in text_of(browser)
+
+    # Register a case: the handover sheet with its QR code.
+    by_css(browser, 'header nav a[href="/console/cases/new"]').click()
+    wait(browser, seen.url_contains("/console/cases/new"))
+    region = live.ctx.regions.require(REGION)
+    today = region.local_date(now())
+    fill(
+        browser,
+        {
+            "quarantine_start": today.isoformat(),
+            "quarantine_end": (today + timedelta(days=13)).isoformat(),
+            "language": "en",
+            "staff_reference": "K-2026-0815",
+        },
+    )
+    shots.take("register")
+    submit(browser)
+    wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "article.sheet")))
+    qr = by_css(browser, "article.sheet img.qr")
+    assert qr.get_attribute("src").startswith("data:image/svg+xml") and qr.size["width"] >= 200
+    assert "Your daily symptom diary" in by_css(browser, "article.sheet").text
+    link = by_css(browser, "#deep-link").get_attribute("href")
+    shots.take("handover-sheet")
+    code = parse_qs(urlsplit(link).query)["start"][0]
+
+    # The citizen activates through the loopback Bot API server.
+    citizen = live.sandbox.user(6001, "Ayşe", "en")
+    live.run(citizen.send_command("start", code))
+    assert "Gesundheitsamt der Stadt Köln" in live.run(citizen.wait_for_message())["text"]
+
+    # The worklist is open when the answer comes in: the alert appears without a reload.
+    browser.get(f"{base}/console/")
+    wait(browser, seen.presence_of_element_located((By.ID, "worklist")))
+    assert "Nothing to do" in text_of(browser)
+    browser.execute_script("document.body.dataset.loadedOnce = 'yes'")  # gone after a reload
+    shots.take("worklist-empty")
+    live.run(start_round(live.ctx, REGION, origin="staff"))
+    live.run(answer(citizen, "39.8", ("Cough", "Short of breath at rest")), timeout=90)
+    row = wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "tr.new")))
+    assert browser.execute_script("return document.body.dataset.loadedOnce") == "yes"
+    assert "K-2026-0815" in text_of(browser) and "Red flag" in text_of(browser)
+    rows = browser.find_elements(By.CSS_SELECTOR, "#worklist tbody tr[data-id]")
+    # One alert per rule crossed (red flag, temperature, symptomatic, first symptom).
+    assert len(rows) == 4 and all("new" in r.get_attribute("class") for r in rows)
+    assert "4 new since you opened this page" in by_css(browser, "#live-status").text
+    assert "urgent" in rows[0].get_attribute("class")  # the red flag first
+    shots.take("worklist-new-alerts")
+
+    # Claim the most pressing alert, then resolve it with a comment.
+    first = rows[0].get_attribute("data-id")
+    by_css(browser, f'tr[data-id="{first}"] form[action$="/claim"] button').click()
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "claimed"))
+    row = by_css(browser, f'tr[data-id="{first}"]')
+    assert "Claimed by Erika Muster" in row.text
+    by_css(row, "details.resolve summary").click()
+    by_css(row, "textarea[name=comment]").send_keys("Called: ambulance sent at 10:40.")
+    shots.take("worklist-claimed")
+    by_css(row, "details.resolve button[type=submit]").click()
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "resolved"))
+    assert not browser.find_elements(By.CSS_SELECTOR, f'tr[data-id="{first}"]')
+    Select(by_css(browser, "select[name=status]")).select_by_value("resolved")
+    submit(browser, "form.filters")
+    wait(browser, seen.text_to_be_present_in_element((By.ID, "worklist"), "ambulance sent"))
+    assert "Resolved by Erika Muster" in text_of(browser)
+    shots.take("worklist-resolved")
+
+    # The case page: the diary, the chart, the alert history.
+    by_css(browser, "#worklist tbody a").click()
+    wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "svg.chart")))
+    assert browser.find_elements(By.CSS_SELECTOR, "svg.chart circle.value.over")
+    diary = by_css(browser, "table.diary").text
+    assert "39.8 °C" in diary and "Short of breath at rest" in diary
+    assert "ambulance sent" in by_css(browser, "table.alerts").text
+    shots.take("case-page")
+    browser.get(f"{base}/console/cases?list=symptomatic")
+    assert "K-2026-0815" in by_css(browser, "table.cases").text
+    shots.take("line-list-symptomatic")
+
+    # A broadcast with a live count of recipients, confirmed, watched as it drains.
+    browser.get(f"{base}/console/broadcasts")
+    wait(browser, seen.text_to_be_present_in_element((By.ID, "recipient-count"), "1"))
+    fill(
+        browser,
+        {
+            "text_de": "Bitte messen Sie heute zweimal Fieber.",
+            "text_en": "Please take your temperature twice today.",
+        },
+    )
+    shots.take("broadcast-compose")
+    submit(browser, "form.broadcast-form")
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, "p.big"), "1 person"))
+    shots.take("broadcast-confirm")
+    submit(browser)
+    wait(browser, seen.text_to_be_present_in_element((By.ID, "broadcast-state"), "Done."))
+    assert by_css(browser, '[data-count="sent"]').text == "1"
+    message = live.run(citizen.wait_for_message(lambda m: "twice today" in m.get("text", "")))
+    assert not has_button("well")(message)
+    shots.take("broadcast-done")
+
+
+def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
+    live: LiveService, browser: WebDriver, tmp_path: Path
+) -> None:
+    shots = Screenshots(browser, tmp_path / "screenshots")
+    base = live.base_url
+    _, temporary = live.run(signin.create_member(live.ctx, "Ada Admin", "admin", [], "ada", None))
+    set_up_account(browser, base, "ada", temporary, shots)
+    by_css(browser, 'button[name=language][value="de"]').click()
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "Arbeitsliste"))
+    shots.take("worklist-german")
+
+    browser.get(f"{base}/console/admin/staff")
+    fill(browser, {"name": "Vera Viewer", "login": "vera", "role": "viewer"})
+    by_css(browser, f'input[name=regions][value="{REGION}"]').click()
+    shots.take("admin-staff")
+    by_css(browser, "form[action$='/admin/staff'] button[type=submit]").click()
+    wait(browser, seen.presence_of_element_located((By.ID, "new-password")))
+    assert by_css(browser, "#new-login").text == "vera"
+    shots.take("admin-new-member")
+
+    browser.get(f"{base}/console/admin/audit?action=staff.create")
+    wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "table.audit")))
+    assert "staff.create" in by_css(browser, "table.audit").text
+    shots.take("admin-audit")
+    browser.get(f"{base}/console/cases")
+    shots.take("cases-admin-german")
