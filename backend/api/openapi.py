@@ -11,7 +11,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from backend.api import schemas
-from backend.api.registry import API, Api, RouteSpec
+from backend.api.registry import API, Routes, RouteSpec
 
 ERRORS = {
     400: "Malformed request",
@@ -28,7 +28,7 @@ PROBLEM = {"$ref": "#/components/schemas/Problem"}
 _PATH_PARAM = re.compile(r"{(\w+)}")
 
 
-def _models(api: Api) -> list[tuple[type[BaseModel], str]]:
+def _models(api: Routes[RouteSpec]) -> list[tuple[type[BaseModel], str]]:
     seen: list[tuple[type[BaseModel], str]] = [(schemas.Problem, "serialization")]
     for spec in api.specs:
         for model, mode in (
@@ -41,7 +41,7 @@ def _models(api: Api) -> list[tuple[type[BaseModel], str]]:
     return seen
 
 
-def build(api: Api = API, version: str = "1") -> dict[str, Any]:
+def build(api: Routes[RouteSpec] = API, version: str = "1") -> dict[str, Any]:
     models = _models(api)
     refs, definitions = models_json_schema(models, ref_template="#/components/schemas/{model}")
     paths: dict[str, Any] = {}

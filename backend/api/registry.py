@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel
@@ -55,17 +55,29 @@ class RouteSpec:
         return self.handler.__name__
 
 
-class Api:
-    """A collection of route declarations, installed on an aiohttp application."""
+S = TypeVar("S", bound="Declared")
 
-    def __init__(self) -> None:
-        self.specs: list[RouteSpec] = []
+
+class Declared(Protocol):
+    method: str
+    path: str
+    handler: Handler
+
+
+class Routes(Generic[S]):
+    """Route declarations of one kind (``spec``), installed on an aiohttp application; each
+    handler carries its declaration as the attribute ``attribute``."""
+
+    def __init__(self, spec: Callable[..., S], attribute: str) -> None:
+        self.specs: list[S] = []
+        self._spec = spec
+        self._attribute = attribute
 
     def route(self, method: str, path: str, **options: Any) -> Callable[[Handler], Handler]:
         def register(handler: Handler) -> Handler:
-            spec = RouteSpec(method=method, path=path, handler=handler, **options)
+            spec = self._spec(method=method, path=path, handler=handler, **options)
             self.specs.append(spec)
-            handler.route_spec = spec  # type: ignore[attr-defined]
+            setattr(handler, self._attribute, spec)
             return handler
 
         return register
@@ -86,11 +98,14 @@ class Api:
         for spec in self.specs:
             app.router.add_route(spec.method, spec.path, spec.handler)
 
+    def spec_of(self, request: web.Request) -> S | None:
+        """The declaration of the route that matched ``request`` (None for unknown routes)."""
+        handler = getattr(request.match_info, "handler", None)
+        return getattr(handler, self._attribute, None)
+
+
+API = Routes(RouteSpec, "route_spec")  # every /api/v1 route, declared in the route modules
+
 
 def spec_of(request: web.Request) -> RouteSpec | None:
-    """The declaration of the route that matched ``request`` (None for unknown routes)."""
-    handler = getattr(request.match_info, "handler", None)
-    return getattr(handler, "route_spec", None)
-
-
-API = Api()  # every /api/v1 route, declared in the route modules
+    return API.spec_of(request)

@@ -3,7 +3,8 @@ with a live count of recipients, confirmed, then followed as it drains (or cance
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from aiohttp import web
 from multidict import MultiDictProxy
@@ -20,6 +21,8 @@ from backend.domain.errors import Invalid
 from backend.domain.staff import StaffMember
 from backend.services import broadcasts as service
 from backend.services.context import ServiceContext
+
+T = TypeVar("T")
 
 LANGUAGE_NAMES = {
     "de": "Deutsch",
@@ -99,18 +102,29 @@ async def recipients(request: web.Request) -> web.StreamResponse:
     return web.json_response({"count": count})
 
 
-@PAGES.post("/broadcasts/preview", access=Access.WRITE)
-async def preview(request: web.Request) -> web.StreamResponse:
+async def _with_form(
+    request: web.Request, act: Callable[..., Awaitable[T]]
+) -> tuple[T | web.Response, dict[str, Any]]:
+    """``act(ctx, staff, regions, texts, kind, urgent)`` with the compose form's values, or
+    the form again naming what to correct."""
     ctx = request.app[CONTEXT]
     staff = request[STAFF]
     given = _given(await request.post(), _languages(ctx, staff))
     try:
-        checked = await service.preview_broadcast(
+        done = await act(
             ctx, staff, given["regions"], given["texts"], given["kind"] or None, given["urgent"]
         )
     except Invalid as error:
         problem = problem_text(texts(request), error.detail)
-        return await _compose(request, 422, given, {error.field: problem})
+        return await _compose(request, 422, given, {error.field: problem}), given
+    return done, given
+
+
+@PAGES.post("/broadcasts/preview", access=Access.WRITE)
+async def preview(request: web.Request) -> web.StreamResponse:
+    checked, given = await _with_form(request, service.preview_broadcast)
+    if isinstance(checked, web.Response):
+        return checked
     return render(
         request,
         "broadcast_confirm.html",
@@ -123,16 +137,9 @@ async def preview(request: web.Request) -> web.StreamResponse:
 
 @PAGES.post("/broadcasts", access=Access.WRITE)
 async def send(request: web.Request) -> web.StreamResponse:
-    ctx = request.app[CONTEXT]
-    staff = request[STAFF]
-    given = _given(await request.post(), _languages(ctx, staff))
-    try:
-        status = await service.create_broadcast(
-            ctx, staff, given["regions"], given["texts"], given["kind"] or None, given["urgent"]
-        )
-    except Invalid as error:
-        problem = problem_text(texts(request), error.detail)
-        return await _compose(request, 422, given, {error.field: problem})
+    status, _ = await _with_form(request, service.create_broadcast)
+    if isinstance(status, web.Response):
+        return status
     raise redirect(f"/broadcasts/{status.broadcast.id}")
 
 

@@ -8,15 +8,11 @@ manage staff. Regions are checked inside every service call besides.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from aiohttp import web
 
-from backend.api.registry import Access
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from backend.api.registry import Access, Handler, Routes
 
 
 @dataclass(frozen=True)
@@ -34,33 +30,8 @@ class PageSpec:
     background: bool = False
 
 
-class Pages:
-    def __init__(self) -> None:
-        self.specs: list[PageSpec] = []
-
-    def route(self, method: str, path: str, **options: Any) -> Callable[[Handler], Handler]:
-        def register(handler: Handler) -> Handler:
-            spec = PageSpec(method=method, path=path, handler=handler, **options)
-            self.specs.append(spec)
-            handler.page_spec = spec  # type: ignore[attr-defined]
-            return handler
-
-        return register
-
-    def get(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
-        return self.route("GET", path, **options)
-
-    def post(self, path: str, **options: Any) -> Callable[[Handler], Handler]:
-        return self.route("POST", path, **options)
-
-    def install(self, app: web.Application) -> None:
-        for spec in self.specs:
-            app.router.add_route(spec.method, spec.path, spec.handler)
+PAGES = Routes(PageSpec, "page_spec")
 
 
 def spec_of(request: web.Request) -> PageSpec | None:
-    handler = getattr(request.match_info, "handler", None)
-    return getattr(handler, "page_spec", None)
-
-
-PAGES = Pages()
+    return PAGES.spec_of(request)

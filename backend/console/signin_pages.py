@@ -3,8 +3,13 @@ signing out (here or everywhere) and the language of the pages."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
 import segno
 from aiohttp import web
+from multidict import MultiDictProxy
+from yarl import URL
 
 from backend.api.client_address import limit_key
 from backend.api.keys import CONTEXT
@@ -66,26 +71,37 @@ async def sign_in_page(request: web.Request) -> web.StreamResponse:
     return render(request, "sign_in.html", next=_next(request.query.get("next")), error=None)
 
 
-@PAGES.post("/sign-in", access=None)
-async def sign_in(request: web.Request) -> web.StreamResponse:
+async def _attempt(
+    request: web.Request,
+    template: str,
+    step: Callable[[MultiDictProxy[Any]], Awaitable[ConsoleSession]],
+) -> tuple[ConsoleSession | web.Response, str]:
+    """One step of signing in (``step`` with the form), limited per client address: the new
+    session, or the page again saying why not; and where to go after signing in."""
     form = await request.post()
     target = _next(str(form.get("next", "")))
     if _limited(request):
-        return render(request, "sign_in.html", status=429, next=target, error=TOO_FAST)
-    options = request.app[OPTIONS]
+        return render(request, template, status=429, next=target, error=TOO_FAST), target
     try:
-        session = await signin.sign_in(
-            request.app[CONTEXT],
-            options.policy,
-            str(form.get("login", "")),
-            str(form.get("password", "")),
-            request[CLIENT],
-        )
+        return await step(form), target
     except SignInFailed as error:
         await _count_failure(request)
-        return render(request, "sign_in.html", status=401, next=target, error=_failure(error))
+        return render(request, template, status=401, next=target, error=_failure(error)), target
+
+
+@PAGES.post("/sign-in", access=None)
+async def sign_in(request: web.Request) -> web.StreamResponse:
+    ctx, policy = request.app[CONTEXT], request.app[OPTIONS].policy
+
+    async def password(form: MultiDictProxy[Any]) -> ConsoleSession:
+        login, given = str(form.get("login", "")), str(form.get("password", ""))
+        return await signin.sign_in(ctx, policy, login, given, request[CLIENT])
+
+    session, target = await _attempt(request, "sign_in.html", password)
+    if isinstance(session, web.Response):
+        return session
     step = "/setup" if session.stage == "setup" else "/sign-in/code"
-    raise _opened(request, session, f"{PREFIX}{step}?next={target}")
+    raise _opened(request, session, str(URL(f"{PREFIX}{step}").with_query(next=target)))
 
 
 @PAGES.get("/sign-in/code", access=None, stage="password")
@@ -95,22 +111,17 @@ async def code_page(request: web.Request) -> web.StreamResponse:
 
 @PAGES.post("/sign-in/code", access=None, stage="password")
 async def code(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
-    target = _next(str(form.get("next", "")))
-    if _limited(request):
-        return render(request, "sign_in_code.html", status=429, next=target, error=TOO_FAST)
-    options = request.app[OPTIONS]
-    try:
-        session = await signin.verify_code(
-            request.app[CONTEXT],
-            options.policy,
-            session_cookie(request),
-            str(form.get("code", "")),
-            request[CLIENT],
+    ctx, policy = request.app[CONTEXT], request.app[OPTIONS].policy
+
+    async def second_factor(form: MultiDictProxy[Any]) -> ConsoleSession:
+        given = str(form.get("code", ""))
+        return await signin.verify_code(
+            ctx, policy, session_cookie(request), given, request[CLIENT]
         )
-    except SignInFailed as error:
-        await _count_failure(request)
-        return render(request, "sign_in_code.html", status=401, next=target, error=_failure(error))
+
+    session, target = await _attempt(request, "sign_in_code.html", second_factor)
+    if isinstance(session, web.Response):
+        return session
     raise _opened(request, session, target)
 
 
