@@ -41,6 +41,17 @@ class Progress:
     last_done_at: datetime | None
 
 
+def _broadcast(row: asyncpg.Record) -> Broadcast:
+    return Broadcast(
+        id=row["id"],
+        regions=tuple(json.loads(row["regions"])),
+        urgent=row["urgent"],
+        created_at=row["created_at"],
+        cancelled_at=row["cancelled_at"],
+        total=row["total"],
+    )
+
+
 async def insert(
     conn: asyncpg.Connection,
     created_by: UUID,
@@ -136,17 +147,7 @@ async def get(
         broadcast_id,
         json.dumps(list(regions)),
     )
-    if not rows:
-        return None
-    row = rows[0]
-    return Broadcast(
-        id=row["id"],
-        regions=tuple(json.loads(row["regions"])),
-        urgent=row["urgent"],
-        created_at=row["created_at"],
-        cancelled_at=row["cancelled_at"],
-        total=row["total"],
-    )
+    return _broadcast(rows[0]) if rows else None
 
 
 async def progress(
@@ -224,14 +225,4 @@ async def recent(conn: asyncpg.Connection, regions: Sequence[str], limit: int) -
         json.dumps(list(regions)),
         limit,
     )
-    return [
-        Broadcast(
-            id=row["id"],
-            regions=tuple(json.loads(row["regions"])),
-            urgent=row["urgent"],
-            created_at=row["created_at"],
-            cancelled_at=row["cancelled_at"],
-            total=row["total"],
-        )
-        for row in rows
-    ]
+    return [_broadcast(row) for row in rows]
