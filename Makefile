@@ -51,7 +51,7 @@ test-dates: $(TEST_STAMP)
 ## test-failover: a three-member Patroni cluster loses its primary twice under load
 ##                (tests/test_failover.py; installs Debian's patroni, etcd and PostgreSQL 15)
 test-failover: $(TEST_STAMP)
-	$(BIN)/pytest -q -m failover tests/test_failover.py
+	$(BIN)/pytest -q -rP -m failover tests/test_failover.py  # -rP: its figures, printed
 
 ## bench: the benchmarks (about 8 minutes; figures in the README's performance section);
 ##        ARGS="5." runs those whose name contains "5."

@@ -38,7 +38,7 @@ async def berta(member: Member) -> Browser:  # noqa: F811
 async def test_an_open_worklist_hears_of_a_new_alert(ctx: ServiceContext, berta: Browser) -> None:
     case_id = await a_case(ctx, BERLIN, "B-LIVE-1")
     other = await a_case(ctx, KOELN, "K-LIVE-1")
-    async with berta.client.get("/console/events?topic=worklist", timeout=30) as response:
+    async with berta.client.get("/console/events", timeout=30) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
         stream = events(response)
         event, first = await anext(stream)

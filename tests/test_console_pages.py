@@ -372,3 +372,22 @@ async def test_odd_paths_and_ids_are_pages_not_errors(ctx: ServiceContext, membe
         assert "<html" in page.html and "problem+json" not in page.html
     page = await karl.post("/console/alerts/not-an-id/resolve", {"comment": "x" * 501})
     assert page.status in (404, 422)
+
+
+async def test_odd_filters_cursors_and_texts_are_answered_not_crashed(
+    ctx: ServiceContext, member: Member
+) -> None:
+    ada = await member("ada", "admin", [])
+    page = await ada.get("/console/admin/audit?until=9999-12-31&region=a%00b&action=x%00")
+    assert page.status == 200 and page.has("Enter a date.")
+    naive = "WyIyMDI2LTEyLTA2VDEwOjAwOjAwIiwgIjAwMDAwMDAwLTAwMDAtMDAwMC0wMDAwLTAwMDAwMDAwMDAwMSJd"
+    for path in (f"/console/cases?cursor={naive}", f"/console/admin/audit?cursor={naive}"):
+        page = await ada.get(path)
+        assert page.status == 422 and page.has("cursor"), path
+    await ada.get("/console/broadcasts")
+    page = await ada.post(
+        "/console/broadcasts/preview", [("regions", BERLIN), ("text_de", "Nul\x00zeichen")]
+    )
+    assert page.status == 422 and page.has("Not accepted.")
+    page = await ada.get(f"/console/broadcasts/{UUID(int=9)}/events")
+    assert page.status == 404 and "<html" in page.html

@@ -108,11 +108,10 @@ async def test_wrong_passwords_lock_the_account_for_a_while(
     await guesser.get("/console/sign-in")
     for attempt in range(5):
         page = await guesser.post("/console/sign-in", {"login": "paula", "password": f"x{attempt}"})
-        assert page.status == 401
-    assert page.has("locked for 15 minutes")
-    # Even the right password is refused while locked ...
+        assert page.status == 401 and page.has("not right")
+    # Even the right password is refused while locked, saying so ...
     page = await guesser.post("/console/sign-in", {"login": "paula", "password": PASSWORD})
-    assert page.status == 401 and page.has("locked")
+    assert page.status == 401 and page.has("locked for 15 minutes")
     # ... and accepted again once the lock has passed (on the service clock).
     clock.advance(timedelta(minutes=16))
     page = await sign_in(browsers(), "paula", secret, clock.now())
@@ -303,3 +302,103 @@ async def test_a_reset_or_offboarding_ends_every_session(
     await browser.get("/console/sign-in")
     page = await browser.post("/console/sign-in", {"login": "rita", "password": PASSWORD})
     assert page.status == 401
+
+
+async def test_wrong_codes_after_the_right_password_lock_the_account_too(
+    browsers: Callable[[], Browser], ctx: ServiceContext, clock: FixedClock
+) -> None:
+    secret = await first_sign_in(browsers(), "cora", await _member(ctx, "cora"), clock.now())
+    guesser = browsers()  # knows the password, not the phone
+    for attempt in range(5):
+        await guesser.get("/console/sign-in")
+        page = await guesser.post("/console/sign-in", {"login": "cora", "password": PASSWORD})
+        assert page.url.startswith("/console/sign-in/code")
+        page = await guesser.post("/console/sign-in/code", {"code": f"00000{attempt}"})
+        assert page.status == 401
+    assert page.has("locked for 15 minutes")
+    owner = browsers()
+    await owner.get("/console/sign-in")
+    page = await owner.post("/console/sign-in", {"login": "cora", "password": PASSWORD})
+    assert page.status == 401 and page.has("locked")
+    clock.advance(timedelta(minutes=16))
+    assert (await sign_in(owner, "cora", secret, clock.now())).url == "/console/"
+
+
+async def test_a_lock_shows_only_to_someone_with_the_password(
+    browsers: Callable[[], Browser], ctx: ServiceContext, clock: FixedClock
+) -> None:
+    await first_sign_in(browsers(), "leo", await _member(ctx, "leo"), clock.now())
+    guesser = browsers()
+    await guesser.get("/console/sign-in")
+    answers = []
+    for login in ["leo"] * 7 + ["no.such.login"]:
+        page = await guesser.post("/console/sign-in", {"login": login, "password": "guess-guess"})
+        answers.append((page.status, page.has("not right"), page.has("locked")))
+    # Locked after five, but a guesser cannot tell: the same answer as for a login that
+    # does not exist.
+    assert set(answers) == {(401, True, False)}
+    page = await guesser.post("/console/sign-in", {"login": "leo", "password": PASSWORD})
+    assert page.status == 401 and page.has("locked")
+
+
+async def test_a_temporary_password_expires_after_72_hours(
+    browsers: Callable[[], Browser], ctx: ServiceContext, clock: FixedClock
+) -> None:
+    temporary = await _member(ctx, "tom")
+    clock.advance(timedelta(hours=72, minutes=1))
+    browser = browsers()
+    await browser.get("/console/sign-in")
+    page = await browser.post("/console/sign-in", {"login": "tom", "password": temporary})
+    assert page.status == 401 and page.has("temporary password has expired")
+
+
+async def test_unreadable_forms_and_odd_codes_are_answered_not_crashed(
+    browsers: Callable[[], Browser], ctx: ServiceContext, clock: FixedClock
+) -> None:
+    secret = await first_sign_in(browsers(), "uwe", await _member(ctx, "uwe"), clock.now())
+    browser = browsers()
+    page = await browser.get("/console/sign-in")
+    for body, content_type in [
+        (b"csrf=%ff%fe&login=%ff", "application/x-www-form-urlencoded"),
+        (b"--x\r\nbroken", "multipart/form-data"),
+        (
+            b"--x\r\nContent-Disposition: form-data; name=csrf\r\n\r\nabc",
+            "multipart/form-data; boundary=x",
+        ),
+    ]:
+        async with browser.client.post(
+            "/console/sign-in", data=body, headers={"Content-Type": content_type}
+        ) as response:
+            assert response.status in (400, 403), await response.text()
+            assert "<html" in await response.text()
+    page = await browser.post("/console/sign-in", {"login": "uwe\x00", "password": PASSWORD})
+    assert page.status == 401 and page.has("not right")
+    page = await browser.post("/console/sign-in", {"login": "uwe", "password": PASSWORD})
+    page = await browser.post("/console/sign-in/code", {"code": "١٢٣٤٥٦"})
+    assert page.status == 401
+    page = await browser.post("/console/sign-in/code", {"code": code(secret, clock.now(), 1)})
+    assert page.url == "/console/"
+
+
+async def test_sign_out_over_tls_deletes_the_host_cookie(ctx: ServiceContext) -> None:
+    def deep_link(code: str, group: bool = False) -> str:
+        return f"https://t.me/DiaryTestBot?start={code}"
+
+    app = create_api(ctx, deep_link, trusted_proxy_hops=1)
+    mount_console(app, ctx, deep_link, ConsoleOptions(POLICY, trusted_proxy_hops=1))
+    tls = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.7"}
+    async with TestServer(app) as server, ClientSession(base_url=str(server.make_url("/"))) as s:
+        async with s.get("/console/sign-in", headers=tls) as response:
+            page = await response.text()
+            pre = response.cookies["__Host-sd_pre"].value
+        token = page.split('name="csrf" value="')[1].split('"')[0]
+        async with s.post(
+            "/console/sign-out",
+            data={"csrf": token},
+            headers=tls | {"Cookie": f"__Host-sd_pre={pre}; __Host-sd_session=x"},
+            allow_redirects=False,
+        ) as response:
+            deleted = response.headers.getall("Set-Cookie")
+    assert any(
+        c.startswith("__Host-sd_session=") and "Secure" in c and "Max-Age=0" in c for c in deleted
+    ), deleted

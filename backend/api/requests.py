@@ -57,6 +57,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
     try:
         raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         at, last_id = json.loads(raw)
-        return datetime.fromisoformat(at), UUID(last_id)
+        moment = datetime.fromisoformat(at)
+        # Ours carry a time zone and a year the database can compare with.
+        if moment.tzinfo is None or not 1900 <= moment.year <= 9000:
+            raise ValueError(at)
+        return moment, UUID(last_id)
     except (ValueError, TypeError):
         raise Invalid("cursor", "cursor is not one this API gave out.") from None

@@ -171,18 +171,28 @@ async def new_token(request: web.Request) -> web.StreamResponse:
 @PAGES.post("/admin/tokens/{token_id}/revoke", access=Access.ADMIN)
 async def revoke(request: web.Request) -> web.StreamResponse:
     token_id = uuid_param(request, "token_id", "token")
-    back = str((await request.post()).get("staff", ""))
+    member = str((await request.post()).get("staff", ""))
     await service.revoke_token(request.app[CONTEXT], token_id, request[STAFF])
+    back = f"/admin/staff/{member}" if _is_uuid(member) else "/admin/staff"
+    raise redirect(back, "revoked")
+
+
+def _is_uuid(value: str) -> bool:
     try:
-        raise redirect(f"/admin/staff/{UUID(back)}", "revoked")
+        UUID(value)
     except ValueError:
-        raise redirect("/admin/staff", "revoked") from None
+        return False
+    return True
 
 
 def _day(value: str, next_day: bool = False) -> datetime:
-    """A date of the filter form as the start of that day in UTC (of the next for 'until')."""
-    start = datetime.combine(date.fromisoformat(value), time(), UTC)
-    return start + timedelta(days=1) if next_day else start
+    """A date of the filter form as the start of that day in UTC (of the next for 'until');
+    ValueError for anything else, the last days of the calendar included."""
+    try:
+        start = datetime.combine(date.fromisoformat(value), time(), UTC)
+        return start + timedelta(days=1) if next_day else start
+    except OverflowError:
+        raise ValueError(value) from None
 
 
 @PAGES.get("/admin/audit", access=Access.ADMIN)
@@ -190,7 +200,7 @@ async def audit_log(request: web.Request) -> web.StreamResponse:
     ctx = request.app[CONTEXT]
     query = request.query
     filters = {
-        name: query.get(name, "").strip()
+        name: query.get(name, "").strip().replace("\x00", "")  # TEXT cannot hold a NUL
         for name in ("staff", "case", "region", "action", "since", "until")
     }
     problems: dict[str, str] = {}

@@ -9,11 +9,12 @@ from typing import Any, TypeVar
 from aiohttp import web
 from multidict import MultiDictProxy
 
+from backend.api import schemas
 from backend.api.keys import CONTEXT, STAFF
 from backend.api.registry import Access
 from backend.api.requests import uuid_param
 from backend.console.cases import KINDS
-from backend.console.forms import problem_text
+from backend.console.forms import parse, problem_text
 from backend.console.pages import PAGES
 from backend.console.render import redirect, render, texts
 from backend.domain.broadcasts import MAX_TEXT
@@ -23,16 +24,6 @@ from backend.services import broadcasts as service
 from backend.services.context import ServiceContext
 
 T = TypeVar("T")
-
-LANGUAGE_NAMES = {
-    "de": "Deutsch",
-    "en": "English",
-    "tr": "Türkçe",
-    "ar": "العربية",
-    "ru": "Русский",
-    "uk": "Українська",
-    "pl": "Polski",
-}
 
 
 def _languages(ctx: ServiceContext, staff: StaffMember) -> list[str]:
@@ -78,7 +69,6 @@ async def _compose(
         recent=await service.recent_broadcasts(ctx, staff),
         writable=[r for r in writable if r is not None],
         text_languages=_languages(ctx, staff),
-        language_names=LANGUAGE_NAMES,
         kinds=KINDS,
         given=given or {"regions": staff.writable_regions(), "kind": "", "texts": {}},
         errors=errors or {},
@@ -110,10 +100,21 @@ async def _with_form(
     ctx = request.app[CONTEXT]
     staff = request[STAFF]
     given = _given(await request.post(), _languages(ctx, staff))
+    body, errors = parse(
+        schemas.BroadcastCreate,  # the API's own checks first
+        {
+            "regions": given["regions"],
+            "texts": given["texts"],
+            "filter": {"kind": given["kind"]} if given["kind"] else None,
+            "urgent": given["urgent"],
+        },
+        texts(request),
+    )
+    if body is None:
+        return await _compose(request, 422, given, errors), given
+    kind = body.filter.kind if body.filter else None
     try:
-        done = await act(
-            ctx, staff, given["regions"], given["texts"], given["kind"] or None, given["urgent"]
-        )
+        done = await act(ctx, staff, body.regions, body.texts, kind, body.urgent)
     except Invalid as error:
         problem = problem_text(texts(request), error.detail)
         return await _compose(request, 422, given, {error.field: problem}), given
@@ -131,7 +132,6 @@ async def preview(request: web.Request) -> web.StreamResponse:
         preview=checked,
         given=given,
         kinds=KINDS,
-        language_names=LANGUAGE_NAMES,
     )
 
 

@@ -15,7 +15,7 @@ from backend.api.requests import decode_cursor, encode_cursor, uuid_param
 from backend.console.chart import ChartText, Point, temperature_chart
 from backend.console.forms import parse, problem_text, values
 from backend.console.pages import PAGES
-from backend.console.render import N_, reader, redirect, render, texts
+from backend.console.render import N_, Formats, reader, redirect, render, texts
 from backend.console.worklist import RULES, SEVERITIES, STATUSES
 from backend.domain.cases import quarantine_day
 from backend.domain.errors import Conflict, Invalid
@@ -101,7 +101,7 @@ def _chart(request: web.Request, file: service.CaseFile) -> Any:
     case = file.case
     region = request.app[CONTEXT].regions.get(case.region)
     limit = region.rules.temperature_above.get(case.kind) if region else None
-    shown = t.gettext("alert above {value} °C").format(value=_number(t.language, limit))
+    shown = t.gettext("alert above {value} °C").format(value=Formats(t.language).number(limit))
     return temperature_chart(
         [Point(e.local_date, e.temperature_c) for e in file.entries],
         case.quarantine_start,
@@ -115,11 +115,6 @@ def _chart(request: web.Request, file: service.CaseFile) -> Any:
         ),
         decimal="," if t.language == "de" else ".",
     )
-
-
-def _number(language: str, value: Any) -> str:
-    text = str(value) if value is not None else ""
-    return text.replace(".", ",") if language == "de" else text
 
 
 def _alerts(request: web.Request, file: service.CaseFile) -> list[dict[str, Any]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
@@ -22,29 +23,45 @@ from backend.api.requests import uuid_param
 from backend.console.keys import OPTIONS
 from backend.console.pages import PAGES
 from backend.console.security import session_cookie
+from backend.domain.errors import DomainError
+from backend.domain.staff import StaffMember
 from backend.services import broadcasts, escalations, signin
 from backend.services.cases import within
+from backend.storage.database import UNAVAILABLE
+
+log = logging.getLogger(__name__)
 
 
 async def _stream(
-    request: web.Request, event: str, version: Callable[[], Awaitable[str | None]]
+    request: web.Request,
+    event: str,
+    version: Callable[[StaffMember], Awaitable[str | None]],
 ) -> web.StreamResponse:
-    """Send ``event`` with the current version now and whenever it changes; None ends it."""
+    """Send ``event`` with the current version now and whenever it changes; None ends it.
+
+    ``version`` is asked with the member as the session has them now (a role or regions
+    changed meanwhile count at once). Whatever goes wrong once the stream has begun ends it
+    (logged): an error page cannot be sent into a stream, and the browser reconnects."""
     options = request.app[OPTIONS]
     ctx = request.app[CONTEXT]
     cookie = session_cookie(request)
     async with sse_response(request) as stream:
         last = None
         while stream.is_connected():
-            if await signin.current(ctx, options.policy, cookie, touch=False) is None:
-                await stream.send("", event="signed-out")
+            try:
+                session = await signin.current(ctx, options.policy, cookie, touch=False)
+                if session is None:
+                    await stream.send("", event="signed-out")
+                    break
+                current = await version(session.staff)
+                if current is None:
+                    break
+                if current != last:
+                    await stream.send(current, event=event)
+                    last = current
+            except (DomainError, *UNAVAILABLE) as error:  # a browser gone is an OSError too
+                log.info("event stream ended: %s", type(error).__name__)
                 break
-            current = await version()
-            if current is None:
-                break
-            if current != last:
-                await stream.send(current, event=event)
-                last = current
             # Not wait_for(stream.wait()): cancelling that wait would cancel the stream's ping,
             # which is how it notices that the browser went away.
             await asyncio.sleep(options.events_every)
@@ -53,11 +70,13 @@ async def _stream(
 
 @PAGES.get("/events", access=Access.READ, background=True)
 async def worklist_events(request: web.Request) -> web.StreamResponse:
-    staff = request[STAFF]
-    regions = within(staff, request.query.get("region") or None)
+    region = request.query.get("region") or None
+    within(request[STAFF], region)  # another's region: not found, before the stream begins
 
-    async def version() -> str:
-        return await escalations.worklist_version(request.app[CONTEXT], staff, regions)
+    async def version(staff: StaffMember) -> str:
+        return await escalations.worklist_version(
+            request.app[CONTEXT], staff, within(staff, region)
+        )
 
     return await _stream(request, "worklist", version)
 
@@ -65,15 +84,16 @@ async def worklist_events(request: web.Request) -> web.StreamResponse:
 @PAGES.get("/broadcasts/{broadcast_id}/events", access=Access.READ, background=True)
 async def broadcast_events(request: web.Request) -> web.StreamResponse:
     """A broadcast's progress as it drains; the stream ends when nothing is pending."""
-    staff = request[STAFF]
     broadcast_id = uuid_param(request, "broadcast_id", "broadcast")
+    ctx = request.app[CONTEXT]
+    await broadcasts.get_broadcast(ctx, request[STAFF], broadcast_id)  # or not found, now
     finished = False
 
-    async def version() -> str | None:
+    async def version(staff: StaffMember) -> str | None:
         nonlocal finished
         if finished:
             return None
-        status = await broadcasts.get_broadcast(request.app[CONTEXT], staff, broadcast_id)
+        status = await broadcasts.get_broadcast(ctx, staff, broadcast_id)
         progress = status.progress
         finished = progress.pending == 0
         return json.dumps(

@@ -30,7 +30,15 @@ from backend.services import signin
 from backend.storage.database import UNAVAILABLE
 
 log = logging.getLogger(__name__)
+STATIC = f"{PREFIX}/static/"
 BACKGROUND = "X-Console-Background"  # sent by static/console.js with its own requests
+
+
+def _protect(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers.update(HEADERS)
+    if over_tls(request):
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    keep_pre_cookie(request, response)
 
 
 @web.middleware
@@ -38,14 +46,10 @@ async def security_headers(request: web.Request, handler: Handler) -> web.Stream
     try:
         response = await handler(request)
     except web.HTTPException as answer:  # redirects too
-        answer.headers.update(HEADERS)
-        keep_pre_cookie(request, answer)
+        _protect(request, answer)
         raise
     if not response.prepared:  # a stream (events) sent its headers itself
-        response.headers.update(HEADERS)
-        if over_tls(request):
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        keep_pre_cookie(request, response)
+        _protect(request, response)
     return response
 
 
@@ -125,19 +129,24 @@ async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     options = request.app[OPTIONS]
     ctx = request.app[CONTEXT]
     spec = spec_of(request)
+    if request.path.startswith(STATIC):  # stylesheet and script: no session to look up
+        return await handler(request)
     cookie = session_cookie(request)
     # The page's own live updates say so: they do not count as the member being there.
-    touch = BACKGROUND not in request.headers and spec is not None and not spec.background
+    touch = BACKGROUND not in request.headers and not (spec and spec.background)
     session = await signin.current(ctx, options.policy, cookie, touch) if cookie else None
     if session is not None:
         request[SESSION] = session
     request[LANGUAGE] = _language(request, session)
     client = client_address(request, options.trusted_proxy_hops)
     request[CLIENT] = client
-    if spec is None:  # static files and unknown paths
+    if spec is None:  # an unknown path: its "not found" page, with the menu if signed in
         return await handler(request)
     if request.method == "POST":
-        form = await request.post()
+        try:
+            form = await request.post()
+        except (ValueError, UnicodeDecodeError, web.HTTPBadRequest):  # not a form we can read
+            return _error_page(request, 400, N_("Not accepted"), N_("The form could not be read."))
         if not csrf_valid(request, str(form.get(CSRF_FIELD, ""))):
             return _error_page(
                 request,

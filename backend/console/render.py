@@ -18,6 +18,16 @@ from backend.console.security import csrf_token
 from backend.i18n import Translator, catalogs
 
 CONSOLE_LANGUAGES = ("de", "en")
+# Each language in its own words: how a reader finds theirs in a list.
+LANGUAGE_NAMES = {
+    "de": "Deutsch",
+    "en": "English",
+    "tr": "Türkçe",
+    "ar": "العربية",
+    "ru": "Русский",
+    "uk": "Українська",
+    "pl": "Polski",
+}
 PREFIX = "/console"
 
 
@@ -104,6 +114,7 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
         "ngettext": t.ngettext,
         "lang": t.language,
         "languages": CONSOLE_LANGUAGES,
+        "language_names": LANGUAGE_NAMES,
         "staff": staff,
         "session": session,
         "csrf": csrf_token(request),
@@ -132,6 +143,14 @@ def render(request: web.Request, template: str, status: int = 200, **context: An
     response = aiohttp_jinja2.render_template(template, request, base | context, status=status)
     response.headers["Content-Language"] = t.language
     return response
+
+
+def console_page(value: str | None) -> str:
+    """``value`` if it is a page of the console (where a form says to go back, or to go after
+    signing in), else the worklist: never another site."""
+    if value and value.startswith(f"{PREFIX}/") and not value.startswith("//"):
+        return value
+    return f"{PREFIX}/"
 
 
 def redirect(path: str, notice: str | None = None) -> web.HTTPSeeOther:

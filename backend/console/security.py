@@ -5,8 +5,9 @@
 - Every form carries a CSRF token derived from the cookie it is sent with (the session's, or
   before signing in a random ``pre`` cookie): a page of another site can neither read it nor
   make it, and SameSite=Strict keeps the cookie off its requests besides.
-- Every answer carries a Content-Security-Policy without inline script or style, and may not
-  be framed.
+- Every page and redirect carries a Content-Security-Policy without inline script or style,
+  may not be framed and is not cached (event streams, which show nothing, carry their own
+  headers).
 """
 
 from __future__ import annotations
@@ -88,7 +89,15 @@ def set_session_cookie(
 
 
 def clear_session_cookie(request: web.Request, response: web.StreamResponse) -> None:
-    response.del_cookie(_name(request, _SESSION), path="/")
+    # With the same attributes it was set with: a browser ignores a __Host- cookie that is
+    # not Secure, the deletion included.
+    response.del_cookie(
+        _name(request, _SESSION),
+        path="/",
+        secure=over_tls(request),
+        httponly=True,
+        samesite="Strict",
+    )
 
 
 def pre_cookie(request: web.Request) -> str:
@@ -124,4 +133,6 @@ def csrf_token(request: web.Request) -> str:
 def csrf_valid(request: web.Request, given: str) -> bool:
     if not csrf_seed(request) or PRE_VALUE in request:  # no cookie came with the form
         return False
-    return hmac.compare_digest(csrf_token(request), given or "")
+    if not given.isascii():  # compare_digest takes ASCII only; ours is hex
+        return False
+    return hmac.compare_digest(csrf_token(request), given)

@@ -15,7 +15,15 @@ from backend.api.client_address import limit_key
 from backend.api.keys import CONTEXT
 from backend.console.keys import CLIENT, FAILED_SIGNINS, OPTIONS, SESSION
 from backend.console.pages import PAGES
-from backend.console.render import CONSOLE_LANGUAGES, N_, PREFIX, redirect, render, texts
+from backend.console.render import (
+    CONSOLE_LANGUAGES,
+    N_,
+    PREFIX,
+    console_page,
+    redirect,
+    render,
+    texts,
+)
 from backend.console.security import (
     clear_session_cookie,
     session_cookie,
@@ -33,17 +41,14 @@ LOCKED = N_(
     "you cannot wait."
 )
 TOO_FAST = N_("Too many attempts from this address: wait a minute, then try again.")
-
-
-def _next(value: str | None) -> str:
-    """Where to go after signing in: a console page, never another site."""
-    if value and value.startswith(f"{PREFIX}/") and not value.startswith("//"):
-        return value
-    return f"{PREFIX}/"
+EXPIRED = N_(
+    "This temporary password has expired (it is valid for 72 hours). Ask an administrator "
+    "for a new one."
+)
 
 
 def _failure(error: SignInFailed) -> str:
-    return LOCKED if error.locked else WRONG
+    return LOCKED if error.locked else EXPIRED if error.expired else WRONG
 
 
 def _opened(request: web.Request, session: ConsoleSession, target: str) -> web.HTTPSeeOther:
@@ -67,8 +72,8 @@ async def _count_failure(request: web.Request) -> None:
 async def sign_in_page(request: web.Request) -> web.StreamResponse:
     session = request.get(SESSION)
     if session is not None and session.stage == "signed_in":
-        raise web.HTTPSeeOther(_next(request.query.get("next")))
-    return render(request, "sign_in.html", next=_next(request.query.get("next")), error=None)
+        raise web.HTTPSeeOther(console_page(request.query.get("next")))
+    return render(request, "sign_in.html", next=console_page(request.query.get("next")), error=None)
 
 
 async def _attempt(
@@ -79,7 +84,7 @@ async def _attempt(
     """One step of signing in (``step`` with the form), limited per client address: the new
     session, or the page again saying why not; and where to go after signing in."""
     form = await request.post()
-    target = _next(str(form.get("next", "")))
+    target = console_page(str(form.get("next", "")))
     if _limited(request):
         return render(request, template, status=429, next=target, error=TOO_FAST), target
     try:
@@ -106,7 +111,9 @@ async def sign_in(request: web.Request) -> web.StreamResponse:
 
 @PAGES.get("/sign-in/code", access=None, stage="password")
 async def code_page(request: web.Request) -> web.StreamResponse:
-    return render(request, "sign_in_code.html", next=_next(request.query.get("next")), error=None)
+    return render(
+        request, "sign_in_code.html", next=console_page(request.query.get("next")), error=None
+    )
 
 
 @PAGES.post("/sign-in/code", access=None, stage="password")
@@ -129,9 +136,12 @@ async def _setup_page(
     request: web.Request, status: int = 200, errors: dict[str, str] | None = None
 ) -> web.Response:
     options = request.app[OPTIONS]
-    secret, uri = await signin.enrolment(
-        request.app[CONTEXT], options.policy, session_cookie(request)
-    )
+    try:
+        secret, uri = await signin.enrolment(
+            request.app[CONTEXT], options.policy, session_cookie(request)
+        )
+    except SignInFailed as error:  # locked meanwhile, by wrong codes
+        return render(request, "sign_in.html", status=401, next=f"{PREFIX}/", error=_failure(error))
     qr = segno.make(uri, error="m")
     return render(
         request,
@@ -141,7 +151,7 @@ async def _setup_page(
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
         login=request[SESSION].login,
         password_min=PASSWORD_MIN,
-        next=_next(request.query.get("next")),
+        next=console_page(request.query.get("next")),
         errors=errors or {},
     )
 
@@ -178,7 +188,7 @@ async def setup(request: web.Request) -> web.StreamResponse:
     except SignInFailed as error:
         await _count_failure(request)
         return await _setup_page(request, 401, {"code": t.gettext(_failure(error))})
-    raise _opened(request, session, _next(str(form.get("next", ""))))
+    raise _opened(request, session, console_page(str(form.get("next", ""))))
 
 
 @PAGES.post("/sign-out", access=None)
@@ -210,6 +220,6 @@ async def language(request: web.Request) -> web.StreamResponse:
     session = request.get(SESSION)
     if session is not None and session.stage == "signed_in":
         await signin.remember_language(request.app[CONTEXT], session.staff.id, chosen)
-    answer = web.HTTPSeeOther(_next(str(form.get("back", ""))))
+    answer = web.HTTPSeeOther(console_page(str(form.get("back", ""))))
     set_language_cookie(request, answer, chosen)
     raise answer

@@ -14,7 +14,7 @@ from backend.api.keys import CONTEXT, STAFF
 from backend.api.registry import Access
 from backend.api.requests import uuid_param
 from backend.console.pages import PAGES
-from backend.console.render import N_, PREFIX, reader, redirect, render
+from backend.console.render import N_, PREFIX, console_page, reader, redirect, render
 from backend.domain.errors import Conflict, Invalid
 from backend.services import escalations
 from backend.services.cases import within
@@ -114,10 +114,7 @@ async def worklist_rows(request: web.Request) -> web.StreamResponse:
 
 def _back(form: Any) -> str:
     """The worklist (with its filters) or the case page the form was sent from."""
-    back = str(form.get("back", ""))
-    if back.startswith("/console/") and not back.startswith("//"):
-        return back.removeprefix("/console")
-    return "/"
+    return console_page(str(form.get("back", ""))).removeprefix(PREFIX)
 
 
 def _alert_id(request: web.Request) -> UUID:

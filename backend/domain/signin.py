@@ -19,6 +19,8 @@ PASSWORD_MAX = 256  # argon2 takes any length; a limit keeps a huge form field c
 
 FAILED_SIGNINS_BEFORE_LOCK = 5
 LOCK_FOR = timedelta(minutes=15)
+# A temporary password (from an admin or the command line) is for the first sign-in only.
+TEMPORARY_FOR = timedelta(hours=72)
 
 # A code is accepted one time step early or late (clocks of phones drift), never twice.
 TOTP_STEP_SECONDS = 30

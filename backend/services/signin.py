@@ -34,6 +34,7 @@ from backend.domain.signin import (
     FAILED_SIGNINS_BEFORE_LOCK,
     LOCK_FOR,
     SAME_AS_TEMPORARY,
+    TEMPORARY_FOR,
     TOTP_DIGITS,
     TOTP_ISSUER,
     TOTP_STEP_SECONDS,
@@ -58,11 +59,13 @@ _hasher = PasswordHasher()  # argon2id with the library's (RFC 9106) parameters
 
 
 class SignInFailed(DomainError):
-    """Wrong login, password or code (one answer for all: nothing tells which), or locked."""
+    """Wrong login, password or code (one answer for all: nothing tells which); or, to
+    someone with the right password, a locked account or an expired temporary password."""
 
-    def __init__(self, locked: bool = False):
-        super().__init__("locked" if locked else "wrong")
+    def __init__(self, locked: bool = False, expired: bool = False):
+        super().__init__("locked" if locked else "expired" if expired else "wrong")
         self.locked = locked
+        self.expired = expired
 
 
 @dataclass(frozen=True)
@@ -107,7 +110,7 @@ def provisioning_uri(secret: str, login: str) -> str:
 def code_step(secret: str, code: str, now: datetime) -> int | None:
     """The time step whose code ``code`` is (within the window around ``now``), or None."""
     code = normal_code(code)
-    if not code.isdigit() or len(code) != TOTP_DIGITS:
+    if not (code.isascii() and code.isdigit()) or len(code) != TOTP_DIGITS:
         return None
     totp = _totp(secret)
     current = totp.timecode(now)
@@ -219,26 +222,27 @@ async def _failed(ctx: ServiceContext, credentials: Credentials) -> SignInFailed
 async def sign_in(
     ctx: ServiceContext, policy: SessionPolicy, login: str, password: str, client: str | None
 ) -> ConsoleSession:
-    """Step one: login and password. A pending session, or SignInFailed."""
-    credentials = await ctx.db.transaction(store.by_login, normal_login(login))
-    if credentials is None:
-        await _password_matches(_decoy_hash(), password)
+    """Step one: login and password. A pending session, or SignInFailed.
+
+    Every answer takes one argon2 check, whatever the login, and says "locked" (or that a
+    temporary password expired) only to someone who gave the right password: neither the
+    time nor the words tell a guesser whether a login exists. The count of failures is reset
+    only by a complete sign-in, so wrong codes after a right password count too."""
+    login = normal_login(login)
+    found = None if login_problem(login) else await ctx.db.transaction(store.by_login, login)
+    right = await _password_matches(found.password_hash if found else _decoy_hash(), password)
+    if found is None:
         raise SignInFailed()
-    if _locked(credentials, ctx.clock.now()):
+    if not right:
+        await _failed(ctx, found)
+        raise SignInFailed()  # "locked" would tell a guesser that the login exists
+    now = ctx.clock.now()
+    if _locked(found, now):
         raise SignInFailed(locked=True)
-    if not await _password_matches(credentials.password_hash, password):
-        raise await _failed(ctx, credentials)
-    stage = (
-        "setup"
-        if credentials.password_temporary or not credentials.totp_confirmed
-        else ("password")
-    )
-
-    async def open_pending(conn: asyncpg.Connection) -> ConsoleSession:
-        await store.record_success(conn, credentials.staff_id)
-        return await _open(conn, ctx, policy, credentials, stage, client)
-
-    return await ctx.db.transaction(open_pending)
+    if found.password_temporary and found.password_set_at + TEMPORARY_FOR < now:
+        raise SignInFailed(expired=True)
+    stage = "setup" if found.password_temporary or not found.totp_confirmed else "password"
+    return await ctx.db.transaction(_open, ctx, policy, found, stage, client)
 
 
 async def _pending(

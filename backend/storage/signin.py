@@ -24,12 +24,13 @@ class Credentials:
     failed_signins: int
     locked_until: datetime | None
     language: str | None
+    password_set_at: datetime
 
 
 _CREDENTIALS = """
     c.staff_id, c.login, c.password_hash, c.password_temporary, c.totp_secret,
     c.totp_confirmed_at IS NOT NULL AS totp_confirmed, c.failed_signins, c.locked_until,
-    c.language
+    c.language, c.password_set_at
 """
 
 
@@ -44,6 +45,7 @@ def _credentials(row: asyncpg.Record) -> Credentials:
         failed_signins=row["failed_signins"],
         locked_until=row["locked_until"],
         language=row["language"],
+        password_set_at=row["password_set_at"],
     )
 
 
@@ -81,13 +83,13 @@ async def reset(
     await conn.execute(
         """
         INSERT INTO staff_credentials (staff_id, login, password_hash, password_temporary,
-                                       updated_at)
-        VALUES ($1, $2, $3, TRUE, $4)
+                                       password_set_at, updated_at)
+        VALUES ($1, $2, $3, TRUE, $4, $4)
         ON CONFLICT (staff_id) DO UPDATE SET
             login = excluded.login, password_hash = excluded.password_hash,
-            password_temporary = TRUE, totp_secret = NULL, totp_confirmed_at = NULL,
-            totp_last_step = NULL, failed_signins = 0, locked_until = NULL,
-            updated_at = excluded.updated_at
+            password_temporary = TRUE, password_set_at = excluded.password_set_at,
+            totp_secret = NULL, totp_confirmed_at = NULL, totp_last_step = NULL,
+            failed_signins = 0, locked_until = NULL, updated_at = excluded.updated_at
         """,
         staff_id,
         login,
@@ -165,7 +167,7 @@ async def complete_setup(
     await conn.execute(
         """
         UPDATE staff_credentials SET password_hash = $2, password_temporary = FALSE,
-               totp_confirmed_at = $3, updated_at = $3
+               password_set_at = $3, totp_confirmed_at = $3, updated_at = $3
         WHERE staff_id = $1
         """,
         staff_id,

@@ -3,7 +3,7 @@
 
 -- One sign-in per staff member. The password is an argon2id hash; a temporary one (set by an
 -- admin or the command line) must be replaced at the first sign-in, together with enrolling
--- the authenticator. totp_last_step: the time step of the last accepted code, so that a code
+-- the authenticator, within 72 hours of password_set_at. totp_last_step: the time step of the last accepted code, so that a code
 -- works once. failed_signins and locked_until limit guessing per account, whichever instance
 -- answers (the per-address limit is per process, as for bearer tokens).
 CREATE TABLE IF NOT EXISTS staff_credentials (
@@ -11,6 +11,7 @@ CREATE TABLE IF NOT EXISTS staff_credentials (
     login TEXT NOT NULL,
     password_hash TEXT NOT NULL,
     password_temporary BOOLEAN NOT NULL DEFAULT TRUE,
+    password_set_at TIMESTAMPTZ NOT NULL,
     totp_secret TEXT,
     totp_confirmed_at TIMESTAMPTZ,
     totp_last_step INT8,
