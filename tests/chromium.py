@@ -30,11 +30,13 @@ class Screenshots:
         self.directory.mkdir(parents=True, exist_ok=True)
         # The whole page, not only the window: the height the document needs.
         height = self.driver.execute_script("return document.documentElement.scrollHeight")
-        width = self.driver.get_window_size()["width"]
-        self.driver.set_window_size(width, max(900, min(int(height) + 120, 4000)))
+        size = self.driver.get_window_size()
+        self.driver.set_window_size(
+            size["width"], max(size["height"], min(int(height) + 120, 4000))
+        )
         path = self.directory / f"{len(self.taken) + 1:02d}-{name}.png"
         self.driver.save_screenshot(str(path))
-        self.driver.set_window_size(width, 900)
+        self.driver.set_window_size(size["width"], size["height"])
         self.taken.append(path)
         return path
 

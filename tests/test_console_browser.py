@@ -188,6 +188,7 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     # The case page: the diary, the chart, the alert history.
     by_css(browser, "#worklist tbody a").click()
     wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "svg.chart")))
+    case_page = urlsplit(browser.current_url).path
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart circle.value.over")
     diary = by_css(browser, "table.diary").text
     assert "39.8 °C" in diary and "Short of breath at rest" in diary
@@ -217,6 +218,15 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     message = live.run(citizen.wait_for_message(lambda m: "twice today" in m.get("text", "")))
     assert not has_button("well")(message)
     shots.take("broadcast-done")
+
+    # On a tablet (portrait): the page fits its width; wide tables scroll inside themselves.
+    browser.set_window_size(820, 1180)
+    for path, name in [("/console/", "tablet-worklist"), (case_page, "tablet-case")]:
+        browser.get(f"{base}{path}")
+        wait(browser, seen.presence_of_element_located((By.TAG_NAME, "main")))
+        fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+        assert browser.execute_script(fits), name
+        shots.take(name)
 
 
 def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
