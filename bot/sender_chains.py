@@ -123,10 +123,14 @@ class ChainSending:
         free connection would go out late, in a burst with others, perhaps after a 429.
         """
         async with self._in_flight:
-            if not await self.pacer.turn(row.chat_id, call.method):
+            turn = await self.pacer.turn(row.chat_id, call.method)
+            if turn is None:
                 self._defer_row(result, row, self.pacer.paused_for, "paused after 429")
                 return _Next(wait=self.pacer.paused_for)
-            return await self._attempt(row, call, result)
+            try:
+                return await self._attempt(row, call, result)
+            finally:
+                turn.answered()
 
     async def _attempt(self, row: OutboxRow, call: BotCall, result: BatchResult) -> _Next:
         try:
