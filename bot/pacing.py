@@ -64,9 +64,12 @@ class Turn:
 class Pacer:
     def __init__(self, rate: float):
         self.rate = rate
-        self._overall = AsyncLimiter(1 + SLACK, (1 + SLACK) / (rate * OVERALL_MARGIN))
-        # The last ``rate`` counted sends (none kept for a rate beyond Telegram's).
-        per_window = int(rate * WINDOW) if rate <= MAX_WINDOWED_RATE else 0
+        # Beyond Telegram's highest rate the overall limit is off (benchmarks measure the
+        # sender's capacity so): no bucket, and no record of the last ``rate`` sends.
+        limited = rate <= MAX_WINDOWED_RATE
+        spacing = (1 + SLACK) / (rate * OVERALL_MARGIN)
+        self._overall = AsyncLimiter(1 + SLACK, spacing) if limited else None
+        per_window = int(rate * WINDOW) if limited else 0
         self._recent: deque[Turn] | None = deque(maxlen=per_window) if per_window else None
         self._next_for_chat: OrderedDict[int, float] = OrderedDict()
         self._group_sends: dict[int, deque[float]] = {}  # the last GROUP_BURST sends per group
@@ -94,7 +97,7 @@ class Pacer:
         if self.paused_for:
             return None
         turn = Turn()
-        if method not in UNCOUNTED:
+        if method not in UNCOUNTED and self._overall is not None:
             await self._overall.acquire()
             while True:  # checked again after a wait: another send may have taken the place
                 wait = self._window_wait()
