@@ -20,7 +20,8 @@ Telegram's answers decide what happens to a message:
 - best-effort calls (answering a button press, clearing an old keyboard): any error but a 429
   fails them at once; they are useless later and must not hold the chat's messages back.
 
-Batches flow one after the other: the next batch is claimed while this one is on its way, so
+Batches flow one after the other: the next batch is claimed while this one is on its way
+(three quarters into it, so that an alert committed meanwhile still makes the next batch), so
 the claim's database round trip is hidden behind the sending, and the lease is renewed every
 few seconds rather than per batch. Delivery is at least once: a batch's results are recorded
 (one transaction, whatever its size) before the next batch's first message goes out, so a
@@ -62,6 +63,7 @@ PAUSE_NAME = "telegram-429"  # a hold-off in the leases table while Telegram ask
 IN_FLIGHT = 64
 DB_ERRORS = (*UNAVAILABLE, asyncpg.PostgresError)
 RECORD_ATTEMPTS = 20  # about a minute and a half of database downtime
+PREFETCH_AT = 0.75  # of a batch's sending time, when the next batch is claimed
 
 
 class OutboxSender(ChainSending):
@@ -202,7 +204,7 @@ class OutboxSender(ChainSending):
         rows = await self._claim()
         while rows:
             more = len(rows) >= self.batch and not self._stopping.is_set()
-            ahead = asyncio.create_task(self._claim()) if more else None
+            ahead = asyncio.create_task(self._claim(after=self._lead_time(rows))) if more else None
             try:
                 previous = await self._send_and_record(rows, previous)
             except BaseException:
@@ -216,10 +218,19 @@ class OutboxSender(ChainSending):
                 break
         return handled
 
-    async def _claim(self) -> list[OutboxRow]:
+    async def _claim(self, after: float = 0.0) -> list[OutboxRow]:
+        if after:
+            await asyncio.sleep(after)
         return await self.db.transaction(
             outbox_store.claim_due, self.worker, self.batch, self.claim_lease
         )
+
+    def _lead_time(self, rows: list[OutboxRow]) -> float:
+        """When to claim the batch after ``rows``: three quarters into their sending at the
+        paced rate. Late enough that an alert committed meanwhile is in it (claimed at once,
+        the next batch would be fixed a whole batch ahead of the alert), early enough that the
+        claim is back before these rows are all out. At once when the rate is unlimited."""
+        return PREFETCH_AT * len(rows) / self.pacer.rate
 
     async def _may_go_on(self) -> bool:
         """Between two batches of a stream: not stopped, not paused, still the sender (the

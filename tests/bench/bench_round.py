@@ -80,7 +80,7 @@ async def _keep_the_rows(db) -> None:
             SELECT o.{OUTBOX_COLUMNS.replace(", ", ", o.")}
             FROM cases c
             JOIN prompts p ON p.region = c.region AND p.case_id = c.id
-            JOIN outbox o ON o.region = p.region AND o.id = p.id  -- a prompt's message has its id
+            JOIN outbox o ON o.region = p.region AND o.dedup_key = 'prompt:' || p.id::TEXT
             ORDER BY c.ctid
             """
         )
