@@ -51,7 +51,7 @@ test-dates: $(TEST_STAMP)
 test-failover: $(TEST_STAMP)
 	$(BIN)/pytest -q -m failover tests/test_failover.py
 
-## bench: the benchmarks (about 8 minutes; figures in the README's performance section);
+## bench: the benchmarks (about twenty minutes; figures in the README's performance section);
 ##        ARGS="5." runs those whose name contains "5."
 bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench $(ARGS)
