@@ -53,7 +53,7 @@ test-dates: $(TEST_STAMP)
 test-failover: $(TEST_STAMP)
 	$(BIN)/pytest -q -rP -m failover tests/test_failover.py  # -rP: its figures, printed
 
-## bench: the benchmarks (about 8 minutes; figures in the README's performance section);
+## bench: the benchmarks (about twenty minutes; figures in the README's performance section);
 ##        ARGS="5." runs those whose name contains "5."
 bench: $(TEST_STAMP)
 	$(BIN)/python -m tests.bench $(ARGS)
