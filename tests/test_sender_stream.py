@@ -5,7 +5,6 @@ back; a chat held in one batch stays held in the next."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import timedelta
 
 import pytest
@@ -18,18 +17,14 @@ from backend.storage import outbox as outbox_store
 from backend.storage.database import Database
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
-from tests.test_delivery_faults import broadcast, monitored, sender_for, sends
-
-REGION = "de-muenchen"
-
-
-@pytest.fixture(autouse=True)
-async def clean(db: Database) -> AsyncIterator[None]:
-    async with db.pool.acquire() as conn:
-        await conn.execute("DELETE FROM outbox")
-        await conn.execute("DELETE FROM leases")
-        await conn.execute("UPDATE cases SET status = 'closed' WHERE region = $1", REGION)
-    yield
+from tests.test_delivery_faults import (  # noqa: F401 - clean: the same autouse clean-up
+    REGION,
+    broadcast,
+    clean,
+    monitored,
+    sender_for,
+    sends,
+)
 
 
 async def pending(db: Database) -> dict[str, int]:
