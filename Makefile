@@ -36,10 +36,12 @@ migrate: $(RUN_STAMP)
 test: $(TEST_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+	$(BIN)/python -m tests.debian test
 	$(BIN)/pytest
 
 ## test-overlay: the test suite again, every test database partitioned by region
 test-overlay: $(TEST_STAMP)
+	$(BIN)/python -m tests.debian test
 	TEST_POSTGRESQL_OVERLAY=1 $(BIN)/pytest -q
 
 ## test-dates: the whole suite again at four other dates (libfaketime shifts every process,

@@ -15,7 +15,7 @@ from selenium.webdriver.chrome.service import Service
 from tests import debian
 from tests.dates import clock_environment
 
-PACKAGES = {"chromium": "/usr/bin/chromium", "chromium-driver": "/usr/bin/chromedriver"}
+PACKAGES = {k: v for k, v in debian.NEEDS["test"].items() if k.startswith("chromium")}
 
 
 @dataclass

@@ -37,3 +37,22 @@ def ensure_packages(packages: Mapping[str, str], needed_by: str) -> None:
             check=True,
             env=env,
         )
+
+
+# What each make target's tests need, installed before pytest starts (an install inside a
+# test would count against its timeout); the tests check again and fail saying what is missing.
+NEEDS = {
+    "test": {
+        "postgresql": "/usr/lib/postgresql/*/bin/postgres",  # the database TLS test
+        "openssl": "/usr/bin/openssl",
+        "chromium": "/usr/bin/chromium",  # the console in a real browser
+        "chromium-driver": "/usr/bin/chromedriver",
+    },
+}
+
+
+if __name__ == "__main__":
+    import sys
+
+    for target in sys.argv[1:] or ["test"]:
+        ensure_packages(NEEDS[target], f"make {target}")

@@ -45,10 +45,7 @@ OTHER_LOOPBACK = "127.0.0.2"
 SERVER_ACCOUNTS = ("pgserver", "postgres")  # PostgreSQL refuses to run as root
 TOOLS = ("initdb", "pg_ctl", "postgres", "psql")
 # Debian's server is built with OpenSSL (the embedded pgserver build is not).
-SERVER_PACKAGES = {
-    "postgresql": "/usr/lib/postgresql/*/bin/postgres",
-    "openssl": "/usr/bin/openssl",
-}
+SERVER_PACKAGES = {k: debian.NEEDS["test"][k] for k in ("postgresql", "openssl")}
 
 
 # --- finding a server built with SSL -----------------------------------------------------
