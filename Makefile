@@ -53,6 +53,7 @@ test-dates: $(TEST_STAMP)
 ## test-failover: a three-member Patroni cluster loses its primary twice under load
 ##                (tests/test_failover.py; installs Debian's patroni, etcd and PostgreSQL 15)
 test-failover: $(TEST_STAMP)
+	$(BIN)/python -m tests.debian failover
 	$(BIN)/pytest -q -rP -m failover tests/test_failover.py  # -rP: its figures, printed
 
 ## bench: the benchmarks (about twenty minutes; figures in the README's performance section);

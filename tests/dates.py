@@ -95,10 +95,10 @@ def clock_environment() -> dict[str, str]:
 
 
 def ensure_faketime() -> None:
-    """Install Debian's faketime when missing (as root); otherwise stop with a sentence."""
+    """Install Debian's faketime (and what the suite needs) when missing, as root, before
+    any clock is shifted; otherwise stop with a sentence."""
     try:
-        # faketime depends on libfaketime, the library that is preloaded.
-        debian.ensure_packages({"faketime": "/usr/bin/faketime"}, "test-dates")
+        debian.ensure_packages(debian.NEEDS["dates"] | debian.NEEDS["test"], "test-dates")
     except RuntimeError as error:
         raise SystemExit(str(error)) from None
 

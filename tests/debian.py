@@ -48,6 +48,13 @@ NEEDS = {
         "chromium": "/usr/bin/chromium",  # the console in a real browser
         "chromium-driver": "/usr/bin/chromedriver",
     },
+    "failover": {  # tests/ha_cluster.py
+        "patroni": "/usr/bin/patroni",
+        "etcd-server": "/usr/bin/etcd",
+        "etcd-client": "/usr/bin/etcdctl",
+        "postgresql-15": "/usr/lib/postgresql/15/bin/postgres",
+    },
+    "dates": {"faketime": "/usr/bin/faketime"},  # faketime depends on libfaketime
 }
 
 

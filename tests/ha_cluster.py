@@ -28,12 +28,7 @@ from tests.dates import clock_environment
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "deploy" / "ha" / "patroni.yml"
 BINDIR = Path("/usr/lib/postgresql/15/bin")
-PACKAGES = {
-    "patroni": "/usr/bin/patroni",
-    "etcd-server": "/usr/bin/etcd",
-    "etcd-client": "/usr/bin/etcdctl",
-    "postgresql-15": str(BINDIR / "postgres"),
-}
+PACKAGES = debian.NEEDS["failover"]
 PASSWORD = "diary-ha-test"
 ACCOUNT = "postgres"
 
