@@ -28,6 +28,12 @@ from backend.storage.migrations import migrate
 from backend.storage.overlays import apply_postgresql_partitioning
 from backend.storage.regions import upsert_regions
 from bot.sandbox import SandboxBotApi
+from tests.dates import share_faked_clock_state
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    share_faked_clock_state()  # under make test-dates; before any process of another account
+
 
 # A Thursday in winter: Europe/Berlin is UTC+1.
 NOW = datetime(2026, 11, 26, 7, 30, tzinfo=UTC)

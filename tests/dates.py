@@ -94,6 +94,45 @@ def clock_environment() -> dict[str, str]:
     }
 
 
+def share_faked_clock_state() -> None:
+    """Let processes of other accounts (the embedded PostgreSQL's, the TLS test's server) use
+    the shared state the ``faketime`` wrapper created for this run; called as pytest starts.
+
+    libfaketime 0.9.10 (Debian's) names a POSIX semaphore and a shared-memory object in
+    ``FAKETIME_SHARED``; the wrapper creates both 0600 for itself (root). A process of another
+    account cannot open them and creates a pair of its own named after its pid, which fails
+    when a stale pair of that pid lies in /dev/shm from an earlier process: libfaketime then
+    exits ("sem_open failed and recreation attempts failed", the TLS test's pg_ctl on CI).
+    Opened to all, the run's one pair serves every process, and no pid-named pair is made.
+    (/dev/shm is root's, so fs.protected_regular lets others open root's files there.)"""
+    shared = os.environ.get("FAKETIME_SHARED", "").split()
+    if len(shared) != 2 or os.geteuid() != 0:
+        return  # not under faketime, or every process runs as this account
+    semaphore, memory = (name.lstrip("/") for name in shared)
+    for path in (Path("/dev/shm") / f"sem.{semaphore}", Path("/dev/shm") / memory):
+        try:
+            path.chmod(0o666)
+        except FileNotFoundError:
+            return  # a stale variable, no wrapper behind it: each process makes its own pair
+
+
+def remove_stale_faketime_pairs(shm: Path = Path("/dev/shm")) -> list[str]:
+    """Unlink the pairs libfaketime left in /dev/shm for processes that are gone (killed ones
+    do not clean up): the ``faketime`` wrapper refuses to start ("sem_open: File exists") when
+    one is named after its own pid."""
+    removed = []
+    for path in shm.glob("*faketime_s[eh]m_*"):
+        pid = path.name.rpartition("_")[2]
+        if not pid.isdigit() or Path(f"/proc/{pid}").exists():
+            continue
+        try:
+            path.unlink()
+        except (FileNotFoundError, PermissionError):
+            continue  # gone meanwhile, or another account's when we are not root
+        removed.append(path.name)
+    return removed
+
+
 def ensure_faketime() -> None:
     """Install Debian's faketime (and what the suite needs) when missing, as root, before
     any clock is shifted; otherwise stop with a sentence."""
@@ -156,6 +195,7 @@ def main(argv: list[str]) -> int:
     if unknown:
         parser.error(f"unknown instant {', '.join(unknown)}; known: {', '.join(INSTANTS)}")
     ensure_faketime()
+    remove_stale_faketime_pairs()
     shutil.rmtree(args.workdir, ignore_errors=True)
     args.workdir.mkdir(parents=True)
     now = datetime.now(UTC)

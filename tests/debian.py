@@ -47,6 +47,7 @@ NEEDS = {
         "openssl": "/usr/bin/openssl",
         "chromium": "/usr/bin/chromium",  # the console in a real browser
         "chromium-driver": "/usr/bin/chromedriver",
+        "faketime": "/usr/bin/faketime",  # tests/test_faked_clock_sharing.py
     },
     "failover": {  # tests/ha_cluster.py
         "patroni": "/usr/bin/patroni",
