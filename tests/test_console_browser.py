@@ -256,6 +256,16 @@ def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
     assert by_css(browser, "#new-login").text == "vera"
     shots.take("admin-new-member")
 
+    # Vera moves to the case agents: role changed in place on her page.
+    browser.get(f"{base}/console/admin/staff")
+    by_css(browser, "main table").find_element(By.LINK_TEXT, "Vera Viewer").click()
+    wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "form.access-form")))
+    Select(by_css(browser, "form.access-form select[name=role]")).select_by_value("staff")
+    submit(browser, "form.access-form")
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "geändert"))
+    assert "Sachbearbeitung" in by_css(browser, "section.facts dl").text  # the case agents
+    shots.take("admin-member")
+
     browser.get(f"{base}/console/admin/audit?action=staff.create")
     wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "table.audit")))
     assert "staff.create" in by_css(browser, "table.audit").text

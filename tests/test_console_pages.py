@@ -391,6 +391,43 @@ async def test_broadcasts_count_confirm_and_cancel(ctx: ServiceContext, member: 
     assert re.search(r"/console/broadcasts/[0-9a-f-]{36}$", page.url) and page.has("Done.")
 
 
+async def test_an_administrator_moves_a_member_to_another_team(
+    ctx: ServiceContext, member: Member
+) -> None:
+    """Role and regions changed in place: the member's open session follows at once."""
+    berlin_case = await a_case(ctx, BERLIN, "B-TEAM-1")
+    await an_alert(ctx, BERLIN, berlin_case)
+    koeln_case = await a_case(ctx, KOELN, "K-TEAM-1")
+    await an_alert(ctx, KOELN, koeln_case)
+    ada = await member("ada", "admin", [])
+    vera = await member("vera", "viewer", [BERLIN])
+    worklist = await vera.get("/console/")
+    assert worklist.has("B-TEAM-1") and not worklist.has("K-TEAM-1")
+    assert "/claim" not in worklist.html
+    vera_id = (await _staff(ctx, vera)).id
+    path = f"/console/admin/staff/{vera_id}/access"
+
+    page = await ada.get(f"/console/admin/staff/{vera_id}")
+    assert page.has("Role and regions")
+    page = await ada.post(path, [("role", "staff")])
+    assert page.status == 422 and page.has("Choose at least one region.")
+    page = await ada.post(path, [("role", "chief"), ("regions", KOELN)])
+    assert page.status == 422 and page.has("Choose one of the options.")
+    page = await ada.post(path, [("role", "staff"), ("regions", KOELN)])
+    assert page.status == 200 and page.has("The role and regions are changed.")
+    assert page.url == f"/console/admin/staff/{vera_id}?notice=access_changed"
+
+    worklist = await vera.get("/console/")  # the same session, the new rights
+    assert worklist.has("K-TEAM-1") and not worklist.has("B-TEAM-1")
+    assert "/claim" in worklist.html
+    berta = await member("berta", "staff", [BERLIN])
+    await berta.get("/console/")
+    refused = await berta.post(path, [("role", "admin")])
+    assert refused.status == 403
+    events = await audit.find_events(ctx, action="staff.change")
+    assert any(e.detail.get("staff") == str(vera_id) for e in events)
+
+
 async def test_administration_of_staff_tokens_and_the_audit_log(
     ctx: ServiceContext, member: Member
 ) -> None:
@@ -421,8 +458,7 @@ async def test_administration_of_staff_tokens_and_the_audit_log(
     token_id = re.search(r'action="/console/admin/tokens/([0-9a-f-]{36})/revoke"', page.html)
     page = await ada.post(f"/console/admin/tokens/{token_id.group(1)}/revoke")
     assert page.has("The token is revoked") and page.has("revoked")
-    own = await ctx.db.transaction(staff_store.list_members)
-    ada_id = next(m.id for m in own if m.name == "Ada Tester")
+    ada_id = (await _staff(ctx, ada)).id  # by login: other tests have an Ada Tester too
     page = await ada.post(f"/console/admin/staff/{ada_id}/disable")
     assert page.status == 409 and page.has("your own account")
     page = await ada.get("/console/admin/audit?action=staff.create")

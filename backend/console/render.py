@@ -49,6 +49,7 @@ NOTICES = {
     "signed_out_everywhere": N_("You are signed out on every device."),
     "revoked": N_("The token is revoked."),
     "disabled": N_("The staff member is disabled."),
+    "access_changed": N_("The role and regions are changed."),
     "language": N_("Language changed."),
 }
 
