@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from datetime import datetime, timedelta
 from decimal import Decimal
 from uuid import UUID, uuid4
@@ -19,13 +20,14 @@ from backend.domain.errors import Invalid
 from backend.domain.questionnaire import Answer
 from backend.services.context import ServiceContext
 from backend.services.retention import purge_expired
-from backend.services.staff import create_staff, issue_token
+from backend.services.staff import authenticate, create_staff, disable_staff, issue_token
 from backend.storage import entries as entry_store
 from backend.storage.groups import link_staff, staff_id_for_telegram
 from tests.test_cli import run
 from tests.test_escalations import answer
 
 KOELN = "de-koeln"
+BERLIN = "de-berlin-mitte"
 
 
 @pytest.fixture
@@ -533,3 +535,82 @@ async def test_a_disabled_member_can_no_longer_act(
     code, out, err = await run(repo_root, env, "staff", "disable", "--staff", str(other.staff_id))
     assert code == 0 and "disabled" in out, err
     assert (await service.get("/api/v1/cases", headers=auth(other.token))).status == 401
+
+
+async def test_a_member_moves_to_another_team(
+    service: TestClient, tokens: dict, ctx: ServiceContext
+) -> None:
+    """Another role or other regions, in place: the same token follows at once, the change
+    is audited in the regions it leaves and joins, and bad input names its field."""
+    mover = await create_staff(ctx, "Mover", "viewer", [KOELN])
+    case = await new_case(service, tokens["staff"])
+    path = f"/api/v1/staff/{mover.staff_id}"
+    assert (await service.get(f"/api/v1/cases/{case['id']}", headers=auth(mover.token))).ok
+
+    for body, field in [
+        ({"role": "staff", "regions": ["de-atlantis"]}, "region"),
+        ({"role": "viewer", "regions": []}, "region"),
+        ({"role": "chief", "regions": [BERLIN]}, "role"),
+        ({"regions": [BERLIN]}, "role"),
+    ]:
+        response = await service.patch(path, json=body, headers=auth(tokens["admin"]))
+        assert response.status == 422, body
+        assert field in (await response.text()), body
+    assert (
+        await service.patch(path, json={"role": "staff"}, headers=auth(tokens["staff"]))
+    ).status == 403
+    gone = await service.patch(
+        f"/api/v1/staff/{uuid4()}",
+        json={"role": "staff", "regions": [BERLIN]},
+        headers=auth(tokens["admin"]),
+    )
+    assert gone.status == 404
+
+    response = await service.patch(
+        path, json={"role": "staff", "regions": [BERLIN]}, headers=auth(tokens["admin"])
+    )
+    assert response.status == 200
+    changed = await response.json()
+    assert changed["role"] == "staff" and changed["regions"] == [BERLIN]
+    # The same token: Köln's case is out of reach now, Berlin's work is in.
+    assert (
+        await service.get(f"/api/v1/cases/{case['id']}", headers=auth(mover.token))
+    ).status == 404
+    berlin = await new_case(service, mover.token, region=BERLIN)
+    assert berlin["region"] == BERLIN
+    rows = await ctx.db.fetch(
+        "SELECT region, detail FROM audit_log WHERE action = 'staff.change' "
+        "AND detail->>'staff' = $1 ORDER BY region",
+        str(mover.staff_id),
+    )
+    assert [r["region"] for r in rows] == [BERLIN, KOELN]
+    detail = (
+        json.loads(rows[0]["detail"]) if isinstance(rows[0]["detail"], str) else rows[0]["detail"]
+    )
+    assert detail["before"] == {"role": "viewer", "regions": [KOELN]}
+
+
+async def test_the_last_administrator_stays_one(
+    service: TestClient, tokens: dict, ctx: ServiceContext
+) -> None:
+    admins = await ctx.db.fetch(
+        "SELECT id FROM staff_members WHERE role = 'admin' AND disabled_at IS NULL"
+    )
+    keep = await authenticate(ctx, tokens["admin"])
+    assert keep is not None
+    for row in admins:  # this test's administrator is left alone in the module's database
+        if row["id"] != keep.id:
+            await disable_staff(ctx, row["id"], None)
+    response = await service.patch(
+        f"/api/v1/staff/{keep.id}",
+        json={"role": "staff", "regions": [KOELN]},
+        headers=auth(tokens["admin"]),
+    )
+    assert response.status == 409 and "last administrator" in await response.text()
+    second = await create_staff(ctx, "Second", "admin", [])
+    response = await service.patch(
+        f"/api/v1/staff/{keep.id}",
+        json={"role": "staff", "regions": [KOELN]},
+        headers=auth(second.token),
+    )
+    assert response.status == 200 and (await response.json())["role"] == "staff"

@@ -1,9 +1,9 @@
 """The console in a real headless Chromium against the whole running service and database: a
 case agent signs in with a password and an authenticator code, registers a case and sees its
 QR code; the citizen activates and answers with symptoms through the loopback Bot API server;
-the alert appears in the open worklist without a reload; the agent claims it, resolves it with
-a comment, reads the case and sends a broadcast that drains while the page watches. An
-administrator then looks after staff and the audit log, in German.
+the case's alerts appear in the open worklist without a reload; the agent claims the case,
+resolves it with a comment, reads the case and sends a broadcast that drains while the page
+watches. An administrator then looks after staff and the audit log, in German.
 
 Screenshots of every page go to the test's temporary directory (``screenshots/``).
 """
@@ -161,13 +161,16 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     assert browser.execute_script("return document.body.dataset.loadedOnce") == "yes"
     assert "K-2026-0815" in text_of(browser) and "Red flag" in text_of(browser)
     rows = browser.find_elements(By.CSS_SELECTOR, "#worklist tbody tr[data-id]")
-    # One alert per rule crossed (red flag, temperature, symptomatic, first symptom).
-    assert len(rows) == 4 and all("new" in r.get_attribute("class") for r in rows)
+    # One row for the case, with an alert per rule crossed (red flag, temperature,
+    # symptomatic, first symptom), as severe as its most pressing one.
+    assert len(rows) == 1 and "new" in rows[0].get_attribute("class")
+    assert len(rows[0].get_attribute("data-alerts").split()) == 4
     assert "4 new since you opened this page" in by_css(browser, "#live-status").text
-    assert "urgent" in rows[0].get_attribute("class")  # the red flag first
+    assert "urgent" in rows[0].get_attribute("class")
+    assert rows[0].text.index("Red flag") < rows[0].text.index("Temperature")
     shots.take("worklist-new-alerts")
 
-    # Claim the most pressing alert, then resolve it with a comment.
+    # Claim the case (all its alerts at once), then resolve it with a comment.
     first = rows[0].get_attribute("data-id")
     by_css(browser, f'tr[data-id="{first}"] form[action$="/claim"] button').click()
     wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "claimed"))
@@ -192,11 +195,14 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart circle.value.over")
     diary = by_css(browser, "table.diary").text
     assert "39.8 °C" in diary and "Short of breath at rest" in diary
-    assert "ambulance sent" in by_css(browser, "table.alerts").text
+    assert by_css(browser, "table.alerts").text.count("ambulance sent") == 4
     shots.take("case-page")
+    # Its alerts resolved, the case has left the symptomatic line list for the reporting one.
     browser.get(f"{base}/console/cases?list=symptomatic")
+    assert "K-2026-0815" not in by_css(browser, "table.cases").text
+    browser.get(f"{base}/console/cases?list=reporting")
     assert "K-2026-0815" in by_css(browser, "table.cases").text
-    shots.take("line-list-symptomatic")
+    shots.take("line-list-reporting")
 
     # A broadcast with a live count of recipients, confirmed, watched as it drains.
     browser.get(f"{base}/console/broadcasts")
@@ -221,7 +227,8 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
 
     # On a tablet (portrait): the page fits its width; wide tables scroll inside themselves.
     browser.set_window_size(820, 1180)
-    for path, name in [("/console/", "tablet-worklist"), (case_page, "tablet-case")]:
+    tablet = [("/console/?status=resolved", "tablet-worklist"), (case_page, "tablet-case")]
+    for path, name in tablet:
         browser.get(f"{base}{path}")
         wait(browser, seen.presence_of_element_located((By.TAG_NAME, "main")))
         fits = "return document.documentElement.scrollWidth <= window.innerWidth"
@@ -248,6 +255,16 @@ def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
     wait(browser, seen.presence_of_element_located((By.ID, "new-password")))
     assert by_css(browser, "#new-login").text == "vera"
     shots.take("admin-new-member")
+
+    # Vera moves to the case agents: role changed in place on her page.
+    browser.get(f"{base}/console/admin/staff")
+    by_css(browser, "main table").find_element(By.LINK_TEXT, "Vera Viewer").click()
+    wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "form.access-form")))
+    Select(by_css(browser, "form.access-form select[name=role]")).select_by_value("staff")
+    submit(browser, "form.access-form")
+    wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "geändert"))
+    assert "Sachbearbeitung" in by_css(browser, "section.facts dl").text  # the case agents
+    shots.take("admin-member")
 
     browser.get(f"{base}/console/admin/audit?action=staff.create")
     wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "table.audit")))

@@ -14,6 +14,7 @@ from backend.domain.cases import NewCase, validate_new_case
 from backend.domain.errors import Invalid
 from backend.domain.regions import Region
 from backend.i18n import catalogs
+from backend.services.staff import LAST_ADMIN
 
 TODAY = date(2030, 6, 1)  # the rules are pure: any day does
 
@@ -46,6 +47,7 @@ def _problems() -> list[str]:
         with pytest.raises(Invalid) as raised:
             validate_texts(texts, [region], ("de", "en"))
         found.append(raised.value.detail)
+    found.append(LAST_ADMIN)  # the administration page's role change
     return found
 
 

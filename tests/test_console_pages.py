@@ -20,12 +20,13 @@ from backend.domain.cases import NewCase
 from backend.domain.clock import FixedClock
 from backend.domain.rules import Finding, Rule
 from backend.domain.staff import StaffMember
-from backend.services import audit, signin
+from backend.services import audit, escalations, signin
 from backend.services.cases import register_case
 from backend.services.context import ServiceContext
 from backend.services.escalations import raise_and_post
 from backend.storage import staff as staff_store
 from backend.storage.cases import get_case
+from backend.storage.database import Database
 from tests.console_browser import Browser, first_sign_in
 from tests.test_console_signin import console_app
 
@@ -68,9 +69,14 @@ async def a_case(ctx: ServiceContext, region: str, reference: str, kind: str = "
     return registration.case.id
 
 
-async def an_alert(ctx: ServiceContext, region: str, case_id: UUID) -> UUID:
-    """A red flag for the case, raised as the rules would."""
-    finding = Finding(Rule.RED_FLAG, "urgent", Decimal("2.8"), ({"red_flags": ["chest_pain"]},))
+RED_FLAG = Finding(Rule.RED_FLAG, "urgent", Decimal("2.8"), ({"red_flags": ["chest_pain"]},))
+STOPPED = Finding(Rule.STOPPED, "normal", Decimal("1"), ())
+
+
+async def an_alert(
+    ctx: ServiceContext, region: str, case_id: UUID, finding: Finding = RED_FLAG
+) -> UUID:
+    """An alert for the case (a red flag unless told), raised as the rules would."""
 
     async def raise_it(conn: asyncpg.Connection) -> UUID:
         case = await get_case(conn, [region], case_id)
@@ -148,6 +154,79 @@ async def test_a_viewer_sees_no_buttons_and_a_forged_post_is_refused(
         assert page.status == 403 and page.has("does not allow"), action
     after = await vera.get("/console/")
     assert after.has("B-VIEW-1") and not after.has("Claimed by")
+
+
+async def test_a_case_is_one_row_and_claimed_and_resolved_whole(
+    ctx: ServiceContext, member: Member, db: Database
+) -> None:
+    """As in the authority's group: the duty officer takes a case, not one of its alerts, and
+    an alert someone else has claimed stays theirs."""
+    case_id = await a_case(ctx, BERLIN, "B-WHOLE-1")
+    red_flag = await an_alert(ctx, BERLIN, case_id)
+    stopped = await an_alert(ctx, BERLIN, case_id, STOPPED)
+    other_case = await a_case(ctx, BERLIN, "B-WHOLE-2")
+    other = await an_alert(ctx, BERLIN, other_case)
+    berta = await member("berta", "staff", [BERLIN])
+    karl = await member("karl", "staff", [BERLIN])
+
+    worklist = await berta.get("/console/")
+    row = re.search(rf'<tr data-id="{case_id}" data-alerts="([^"]*)"', worklist.html)
+    assert row is not None and set(row.group(1).split()) == {str(red_flag), str(stopped)}
+    assert worklist.html.count(f'<tr data-id="{case_id}"') == 1
+    assert worklist.html.count(f"/alerts/{red_flag}/claim") == 1  # one Claim for the case
+    assert f"/alerts/{stopped}/claim" not in worklist.html
+
+    karl_staff = await _staff(ctx, karl)  # Karl was quicker with one of them (the API's claim)
+    await escalations.claim(ctx, karl_staff, stopped)
+    page = await berta.post(f"/console/alerts/{red_flag}/claim")
+    assert page.has("claimed") and page.has("Claimed by Berta Tester")
+    assert page.has("Claimed by Karl Tester")  # the case's row shows both
+    status = await _statuses(db, [red_flag, stopped, other])
+    assert status == {red_flag: "claimed", stopped: "claimed", other: "open"}
+    claimed_by = await db.fetch(
+        "SELECT id, claimed_by FROM escalations WHERE id = ANY($1::UUID[])", [red_flag, stopped]
+    )
+    assert {r["id"]: r["claimed_by"] for r in claimed_by}[stopped] == karl_staff.id
+    again = await berta.post(f"/console/alerts/{red_flag}/claim", csrf=page.csrf)
+    assert again.has("Someone else claimed")  # nothing open is left to claim
+
+    case_page = await berta.get(f"/console/cases/{case_id}")
+    assert case_page.has("Claim and Resolve act on all of the case's open alerts.")
+    assert case_page.html.count("/resolve") == 1
+    page = await berta.post(
+        f"/console/alerts/{stopped}/resolve", {"comment": "Called, doing well."}
+    )
+    assert page.has("resolved")
+    status = await _statuses(db, [red_flag, stopped, other])
+    assert status == {red_flag: "resolved", stopped: "resolved", other: "open"}
+    resolutions = await db.fetch(
+        "SELECT resolution FROM escalations WHERE id = ANY($1::UUID[])", [red_flag, stopped]
+    )
+    assert {r["resolution"] for r in resolutions} == {"Called, doing well."}
+    events = await audit.find_events(ctx, case_id=case_id)
+    claims = [e for e in events if e.action == "escalation.claim"]
+    resolves = [e for e in events if e.action == "escalation.resolve"]
+    assert len(resolves) == 2 and {e.detail["escalation"] for e in resolves} == {
+        str(red_flag),
+        str(stopped),
+    }
+    assert [e.detail.get("escalation") for e in claims if e.staff_name == "Berta Tester"] == [
+        str(red_flag)
+    ]
+
+
+async def _staff(ctx: ServiceContext, browser: Browser) -> StaffMember:
+    rows = await ctx.db.fetch(
+        "SELECT staff_id FROM staff_credentials WHERE login = $1", browser.login
+    )
+    found = await ctx.db.transaction(staff_store.get_member, rows[0]["staff_id"])
+    assert found is not None
+    return found
+
+
+async def _statuses(db: Database, ids: list[UUID]) -> dict[UUID, str]:
+    rows = await db.fetch("SELECT id, status FROM escalations WHERE id = ANY($1::UUID[])", ids)
+    return {row["id"]: row["status"] for row in rows}
 
 
 async def test_registering_names_wrong_fields_and_shows_the_link_once(
@@ -312,6 +391,43 @@ async def test_broadcasts_count_confirm_and_cancel(ctx: ServiceContext, member: 
     assert re.search(r"/console/broadcasts/[0-9a-f-]{36}$", page.url) and page.has("Done.")
 
 
+async def test_an_administrator_moves_a_member_to_another_team(
+    ctx: ServiceContext, member: Member
+) -> None:
+    """Role and regions changed in place: the member's open session follows at once."""
+    berlin_case = await a_case(ctx, BERLIN, "B-TEAM-1")
+    await an_alert(ctx, BERLIN, berlin_case)
+    koeln_case = await a_case(ctx, KOELN, "K-TEAM-1")
+    await an_alert(ctx, KOELN, koeln_case)
+    ada = await member("ada", "admin", [])
+    vera = await member("vera", "viewer", [BERLIN])
+    worklist = await vera.get("/console/")
+    assert worklist.has("B-TEAM-1") and not worklist.has("K-TEAM-1")
+    assert "/claim" not in worklist.html
+    vera_id = (await _staff(ctx, vera)).id
+    path = f"/console/admin/staff/{vera_id}/access"
+
+    page = await ada.get(f"/console/admin/staff/{vera_id}")
+    assert page.has("Role and regions")
+    page = await ada.post(path, [("role", "staff")])
+    assert page.status == 422 and page.has("Choose at least one region.")
+    page = await ada.post(path, [("role", "chief"), ("regions", KOELN)])
+    assert page.status == 422 and page.has("Choose one of the options.")
+    page = await ada.post(path, [("role", "staff"), ("regions", KOELN)])
+    assert page.status == 200 and page.has("The role and regions are changed.")
+    assert page.url == f"/console/admin/staff/{vera_id}?notice=access_changed"
+
+    worklist = await vera.get("/console/")  # the same session, the new rights
+    assert worklist.has("K-TEAM-1") and not worklist.has("B-TEAM-1")
+    assert "/claim" in worklist.html
+    berta = await member("berta", "staff", [BERLIN])
+    await berta.get("/console/")
+    refused = await berta.post(path, [("role", "admin")])
+    assert refused.status == 403
+    events = await audit.find_events(ctx, action="staff.change")
+    assert any(e.detail.get("staff") == str(vera_id) for e in events)
+
+
 async def test_administration_of_staff_tokens_and_the_audit_log(
     ctx: ServiceContext, member: Member
 ) -> None:
@@ -342,8 +458,7 @@ async def test_administration_of_staff_tokens_and_the_audit_log(
     token_id = re.search(r'action="/console/admin/tokens/([0-9a-f-]{36})/revoke"', page.html)
     page = await ada.post(f"/console/admin/tokens/{token_id.group(1)}/revoke")
     assert page.has("The token is revoked") and page.has("revoked")
-    own = await ctx.db.transaction(staff_store.list_members)
-    ada_id = next(m.id for m in own if m.name == "Ada Tester")
+    ada_id = (await _staff(ctx, ada)).id  # by login: other tests have an Ada Tester too
     page = await ada.post(f"/console/admin/staff/{ada_id}/disable")
     assert page.status == 409 and page.has("your own account")
     page = await ada.get("/console/admin/audit?action=staff.create")

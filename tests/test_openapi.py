@@ -43,7 +43,7 @@ def test_every_route_is_documented() -> None:
 
 def test_conflicts_are_documented_where_they_can_happen() -> None:
     """Every route whose service can raise Conflict (a closed case, a taken or resolved
-    alert) declares 409, and no other route does."""
+    alert, the last administrator) declares 409, and no other route does."""
     declared = {
         (method.upper(), path.removeprefix("/api/v1"))
         for path, operations in DOCUMENT["paths"].items()
@@ -57,6 +57,7 @@ def test_conflicts_are_documented_where_they_can_happen() -> None:
         ("POST", "/cases/{case_id}/activation-code"),
         ("POST", "/escalations/{escalation_id}/claim"),
         ("POST", "/escalations/{escalation_id}/resolve"),
+        ("PATCH", "/staff/{staff_id}"),
     }
 
 

@@ -138,6 +138,13 @@ class StaffCreate(_In):
     )
 
 
+class StaffChange(_In):
+    role: Role
+    regions: list[str] = Field(
+        default_factory=list, max_length=100, description="None for an admin, who has all"
+    )
+
+
 class TokenCreate(_In):
     days: int = Field(
         default=DEFAULT_TOKEN_DAYS,

@@ -93,6 +93,27 @@ async def revoke_token(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@API.patch(
+    "/staff/{staff_id}",
+    access=Access.ADMIN,
+    body=schemas.StaffChange,
+    response=schemas.StaffOut,
+    summary="Another role or other regions for a staff member",
+    extra_statuses=(409,),  # the last administrator cannot lose the role
+    tags=("admin",),
+)
+async def change_staff(request: web.Request) -> web.Response:
+    body = await body_of(request, schemas.StaffChange)
+    member = await service.change_staff(
+        request.app[CONTEXT],
+        uuid_param(request, "staff_id", "staff member"),
+        body.role,
+        body.regions,
+        staff_of(request),
+    )
+    return reply(staff_model(member))
+
+
 @API.post(
     "/staff/{staff_id}/disable",
     access=Access.ADMIN,

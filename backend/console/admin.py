@@ -18,6 +18,7 @@ from backend.console.pages import PAGES
 from backend.console.render import redirect, render, texts
 from backend.domain.errors import Conflict, Invalid
 from backend.domain.staff import DEFAULT_TOKEN_DAYS, MAX_TOKEN_DAYS, MIN_TOKEN_DAYS, ROLES
+from backend.i18n import Translator
 from backend.services import audit, signin
 from backend.services import staff as service
 
@@ -66,6 +67,7 @@ async def create_member(request: web.Request) -> web.StreamResponse:
     )
     if not given.get("login"):
         errors["login"] = t.gettext("Required.")
+    errors |= _regions_needed(given, t)
     if body is None or errors:
         return await _staff_page(request, 422, given, errors)
     try:
@@ -91,8 +93,18 @@ async def create_member(request: web.Request) -> web.StreamResponse:
     )
 
 
+def _regions_needed(given: dict[str, Any], t: Translator) -> dict[str, str]:
+    """Staff and viewers work in at least one region (an admin in all of them)."""
+    if given.get("role", "staff") != "admin" and not given.get("regions"):
+        return {"regions": t.gettext("Choose at least one region.")}
+    return {}
+
+
 async def _member_page(
-    request: web.Request, status: int = 200, errors: dict[str, str] | None = None
+    request: web.Request,
+    status: int = 200,
+    errors: dict[str, str] | None = None,
+    given: dict[str, Any] | None = None,
 ) -> web.Response:
     ctx = request.app[CONTEXT]
     staff_id = _staff_id(request)
@@ -106,6 +118,9 @@ async def _member_page(
         tokens=await service.list_tokens(ctx, staff_id),
         now=ctx.clock.now(),
         token_days=(DEFAULT_TOKEN_DAYS, MIN_TOKEN_DAYS, MAX_TOKEN_DAYS),
+        roles=ROLES,
+        all_regions=list(ctx.regions),
+        given=given or {"role": member.role, "regions": list(member.regions)},
         errors=errors or {},
     )
 
@@ -113,6 +128,27 @@ async def _member_page(
 @PAGES.get("/admin/staff/{staff_id}", access=Access.ADMIN)
 async def member_page(request: web.Request) -> web.StreamResponse:
     return await _member_page(request)
+
+
+@PAGES.post("/admin/staff/{staff_id}/access", access=Access.ADMIN)
+async def change_access(request: web.Request) -> web.StreamResponse:
+    """Another role or other regions; the member's sessions stay and follow at once."""
+    form = await request.post()
+    t = texts(request)
+    given: dict[str, Any] = values(form, ("role",))
+    given["regions"] = [str(r) for r in form.getall("regions", [])]
+    body, errors = parse(schemas.StaffChange, given, t)
+    errors |= _regions_needed(given, t)
+    if body is None or errors:
+        return await _member_page(request, 422, errors, given)
+    try:
+        await service.change_staff(
+            request.app[CONTEXT], _staff_id(request), body.role, body.regions, request[STAFF]
+        )
+    except (Invalid, Conflict) as error:
+        field = error.field if isinstance(error, Invalid) else "role"
+        return await _member_page(request, 422, {field: problem_text(t, error.detail)}, given)
+    raise redirect(f"/admin/staff/{_staff_id(request)}", "access_changed")
 
 
 @PAGES.post("/admin/staff/{staff_id}/sign-in", access=Access.ADMIN)

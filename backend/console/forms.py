@@ -27,6 +27,7 @@ DOMAIN_TEXTS = (
     N_("the text is empty."),
     N_("the text is longer than 3500 characters."),
     N_("name must have 1 to 200 characters."),
+    N_("the last administrator cannot lose the role; name another first."),
 )
 # pydantic's problems by type: the ones a console form can produce.
 PYDANTIC_TEXTS = {

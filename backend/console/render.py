@@ -38,10 +38,10 @@ def N_(message: str) -> str:
 
 # Notices after an action (?notice=...): fixed texts, so a link cannot put words on a page.
 NOTICES = {
-    "claimed": N_("You claimed the alert."),
-    "resolved": N_("The alert is resolved."),
-    "taken": N_("Someone else claimed or resolved this alert first."),
-    "already_resolved": N_("The alert was resolved already."),
+    "claimed": N_("You claimed the case's open alerts."),
+    "resolved": N_("The case's alerts are resolved."),
+    "taken": N_("Someone else claimed or resolved the case's alerts first."),
+    "already_resolved": N_("The case's alerts were resolved already."),
     "closed": N_("Monitoring of the case has ended."),
     "reopened": N_("The case is monitored again."),
     "changed": N_("The dates are changed."),
@@ -49,6 +49,7 @@ NOTICES = {
     "signed_out_everywhere": N_("You are signed out on every device."),
     "revoked": N_("The token is revoked."),
     "disabled": N_("The staff member is disabled."),
+    "access_changed": N_("The role and regions are changed."),
     "language": N_("Language changed."),
 }
 

@@ -53,26 +53,59 @@ def _filters(request: web.Request) -> dict[str, str | None]:
 
 
 async def _rows(request: web.Request) -> tuple[list[dict[str, Any]], dict[str, str | None]]:
+    """One row per case, in the order of its most pressing alert: a duty officer takes a case,
+    not an alert (Claim and Resolve act on all of the case's alerts, as in the group)."""
     ctx = request.app[CONTEXT]
     staff = request[STAFF]
     filters = _filters(request)
     regions = within(staff, filters["region"])
     found = await escalations.worklist(ctx, staff, regions, filters["status"], filters["severity"])
     t = reader(request)
-    rows = []
+    cases: dict[UUID, dict[str, Any]] = {}
     for alert, weight in found:
         region = ctx.regions.get(alert.region)
-        rows.append(
+        row = cases.setdefault(
+            alert.case_id,
             {
-                "alert": alert,
+                "case_id": alert.case_id,
+                "reference": alert.case_reference,
                 "weight": weight,
                 "region": region,
+                "timezone": region.timezone if region else "UTC",
+                "alerts": [],
+            },
+        )
+        row["alerts"].append(
+            {
+                "alert": alert,
                 "reasons": [alert_reason(t, alert.rule, r, region) for r in alert.reasons]
                 or [t.gettext(RULES.get(alert.rule, alert.rule))],
-                "timezone": region.timezone if region else "UTC",
             }
         )
+    rows = list(cases.values())
+    for row in rows:
+        alerts = [item["alert"] for item in row["alerts"]]
+        row["severity"] = min(alerts, key=lambda a: list(SEVERITIES).index(a.severity)).severity
+        row["raised"] = min(a.created_at for a in alerts)
+        row["states"] = states(alerts)
     return rows, filters
+
+
+def states(alerts: list[Any]) -> list[tuple[str, str | None, str | None]]:
+    """What the case's alerts stand at, each state once, in the order a reader asks: who has
+    it, what is still open, who resolved it and how: (status, name, comment)."""
+    seen: dict[tuple[str, str | None, str | None], None] = {}
+    for status in ("claimed", "open", "resolved"):
+        for alert in alerts:
+            if alert.status != status:
+                continue
+            if status == "claimed":
+                seen[(status, alert.claimed_by_name, None)] = None
+            elif status == "resolved":
+                seen[(status, alert.resolved_by_name, alert.resolution)] = None
+            else:
+                seen[(status, None, None)] = None
+    return list(seen)
 
 
 def _kept(request: web.Request) -> list[tuple[str, str]]:
@@ -123,9 +156,10 @@ def _alert_id(request: web.Request) -> UUID:
 
 @PAGES.post("/alerts/{alert_id}/claim", access=Access.WRITE)
 async def claim(request: web.Request) -> web.StreamResponse:
+    """Claims every open alert of the alert's case."""
     form = await request.post()
     try:
-        await escalations.claim(request.app[CONTEXT], request[STAFF], _alert_id(request))
+        await escalations.claim_case(request.app[CONTEXT], request[STAFF], _alert_id(request))
     except Conflict:
         raise redirect(_back(form), "taken") from None
     raise redirect(_back(form), "claimed")
@@ -133,12 +167,13 @@ async def claim(request: web.Request) -> web.StreamResponse:
 
 @PAGES.post("/alerts/{alert_id}/resolve", access=Access.WRITE)
 async def resolve(request: web.Request) -> web.StreamResponse:
+    """Resolves every unresolved alert of the alert's case, with the one comment."""
     form = await request.post()
     comment = str(form.get("comment", "")).strip()
     if len(comment) > COMMENT_MAX or "\x00" in comment:
         raise Invalid("comment", f"a comment has at most {COMMENT_MAX} characters.")
     try:
-        await escalations.resolve(
+        await escalations.resolve_case(
             request.app[CONTEXT], request[STAFF], _alert_id(request), comment or None
         )
     except Conflict:

@@ -284,18 +284,9 @@ async def alert_button(
             )
             if claimed:
                 chat.replies.notice(query_id, "claimed")
-                await escalations.refresh_changed(ctx, conn, claimed)
-                for alert in claimed:  # one record per alert, as a claim through the API
-                    await audit.record(
-                        conn,
-                        chat.staff,
-                        "escalation.claim",
-                        alert.region,
-                        now,
-                        alert.case_id,
-                        via="telegram",
-                        escalation=str(alert.id),
-                    )
+                await escalations.acted_on(
+                    ctx, conn, chat.staff, "escalation.claim", claimed, now, via="telegram"
+                )
             else:
                 chat.replies.notice(query_id, "already_taken")
         elif action == "r" and unresolved:
@@ -351,19 +342,10 @@ async def _resolve(
     )
     if not resolved:
         return
-    await escalations.refresh_changed(ctx, conn, resolved)
+    await escalations.acted_on(
+        ctx, conn, chat.staff, "escalation.resolve", resolved, now, via="telegram"
+    )
     chat.replies.edit(prompt_message_id, "resolve_done")
-    for alert in resolved:  # one record per alert, as a resolution through the API
-        await audit.record(
-            conn,
-            chat.staff,
-            "escalation.resolve",
-            alert.region,
-            now,
-            alert.case_id,
-            via="telegram",
-            escalation=str(alert.id),
-        )
 
 
 async def broadcast_preview(

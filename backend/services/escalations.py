@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -365,6 +366,78 @@ async def resolve(
         return await store.get(conn, [escalation.region], escalation.id)
 
     return await ctx.db.transaction(act)
+
+
+async def claim_case(
+    ctx: ServiceContext, staff: StaffMember, escalation_id: UUID
+) -> list[Escalation]:
+    """Claim every open alert of the alert's case, as the group's Claim button does: the duty
+    officer who takes a case takes all of it (an alert someone else claimed stays theirs).
+    A Conflict when none was open."""
+
+    async def change(conn: asyncpg.Connection, alert: Escalation, now: datetime) -> list:
+        return await store.claim_case(conn, alert.region, alert.case_id, staff.id, now)
+
+    return await _whole_case(
+        ctx, staff, escalation_id, "escalation.claim", change, "claimed or resolved"
+    )
+
+
+async def resolve_case(
+    ctx: ServiceContext, staff: StaffMember, escalation_id: UUID, comment: str | None
+) -> list[Escalation]:
+    """Resolve every unresolved alert of the alert's case with one comment, as the group's
+    Resolve button does. A Conflict when all were resolved already."""
+
+    async def change(conn: asyncpg.Connection, alert: Escalation, now: datetime) -> list:
+        return await store.resolve_case(conn, alert.region, alert.case_id, staff.id, comment, now)
+
+    return await _whole_case(ctx, staff, escalation_id, "escalation.resolve", change, "resolved")
+
+
+async def _whole_case(
+    ctx: ServiceContext,
+    staff: StaffMember,
+    escalation_id: UUID,
+    action: str,
+    change: Callable[[asyncpg.Connection, Escalation, datetime], Awaitable[list[Escalation]]],
+    already: str,
+) -> list[Escalation]:
+    async def act(conn: asyncpg.Connection) -> list[Escalation]:
+        escalation = await _writable(conn, staff, escalation_id)
+        now = ctx.clock.now()
+        changed = await change(conn, escalation, now)
+        if not changed:
+            raise Conflict(f"the case's alerts are already {already}.")
+        await acted_on(ctx, conn, staff, action, changed, now)
+        return changed
+
+    return await ctx.db.transaction(act)
+
+
+async def acted_on(
+    ctx: ServiceContext,
+    conn: asyncpg.Connection,
+    staff: StaffMember,
+    action: str,
+    changed: list[Escalation],
+    now: datetime,
+    **detail: Any,
+) -> None:
+    """After a claim or resolution of several alerts: their group messages show it, and each
+    alert gets an audit record of its own, as a claim of one alert through the API does."""
+    await refresh_changed(ctx, conn, changed)
+    for alert in changed:
+        await audit.record(
+            conn,
+            staff,
+            action,
+            alert.region,
+            now,
+            alert.case_id,
+            escalation=str(alert.id),
+            **detail,
+        )
 
 
 async def _writable(

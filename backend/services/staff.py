@@ -9,7 +9,7 @@ from uuid import UUID
 
 import asyncpg
 
-from backend.domain.errors import Invalid, NotFound
+from backend.domain.errors import Conflict, Invalid, NotFound
 from backend.domain.staff import (
     DEFAULT_TOKEN_DAYS,
     ROLES,
@@ -35,6 +35,9 @@ class NewStaff:
 class NewToken:
     token: str  # shown once, never stored
     info: Token
+
+
+LAST_ADMIN = "the last administrator cannot lose the role; name another first."
 
 
 def _validate(ctx: ServiceContext, name: str, role: str, regions: Sequence[str]) -> str:
@@ -204,6 +207,43 @@ async def record(
     ``actor`` None: an operator at the command line."""
     for region in regions or [""]:
         await audit.record(conn, actor, action, region, now, **detail)
+
+
+async def change_staff(
+    ctx: ServiceContext,
+    staff_id: UUID,
+    role: str,
+    regions: Sequence[str],
+    actor: StaffMember | None,
+) -> Member:
+    """Another role or other regions for a member (a move to another team, say), audited in
+    every region concerned. Their console sessions, tokens and Telegram link stay: every
+    request reads the member's rights afresh. The last administrator stays one."""
+    current = await member(ctx, staff_id)
+    _validate(ctx, current.name, role, regions)
+    regions = [] if role == "admin" else sorted(set(regions))
+
+    async def store(conn: asyncpg.Connection) -> None:
+        if role != "admin" and not await staff_store.other_admins(conn, staff_id):
+            if current.role == "admin":
+                raise Conflict(LAST_ADMIN)
+        before = await staff_store.change_member(conn, staff_id, role, regions)
+        if before is None:
+            raise NotFound(f"staff member {staff_id} not found or disabled.")
+        old_role, old_regions = before
+        await record(
+            conn,
+            actor,
+            "staff.change",
+            sorted(set(old_regions) | set(regions)),
+            ctx.clock.now(),
+            staff=str(staff_id),
+            before={"role": old_role, "regions": old_regions},
+            after={"role": role, "regions": regions},
+        )
+
+    await ctx.db.transaction(store)
+    return await member(ctx, staff_id)
 
 
 async def disable_staff(ctx: ServiceContext, staff_id: UUID, actor: StaffMember | None) -> None:

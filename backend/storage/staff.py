@@ -173,6 +173,39 @@ async def assigned_regions(conn: asyncpg.Connection, staff_id: UUID) -> list[str
     return [row["region"] for row in rows]
 
 
+async def change_member(
+    conn: asyncpg.Connection, staff_id: UUID, role: str, regions: Iterable[str]
+) -> tuple[str, list[str]] | None:
+    """Give an active member another role and regions; what they had before (role, regions),
+    or None if there is no such active member."""
+    rows = await conn.fetch(
+        "SELECT role FROM staff_members WHERE id = $1 AND disabled_at IS NULL FOR UPDATE",
+        staff_id,
+    )
+    if not rows:
+        return None
+    before = (rows[0]["role"], await assigned_regions(conn, staff_id))
+    await conn.execute("UPDATE staff_members SET role = $2 WHERE id = $1", staff_id, role)
+    await conn.execute("DELETE FROM staff_regions WHERE staff_id = $1", staff_id)
+    for region in regions:
+        await conn.execute(
+            "INSERT INTO staff_regions (staff_id, region) VALUES ($1, $2)", staff_id, region
+        )
+    return before
+
+
+async def other_admins(conn: asyncpg.Connection, staff_id: UUID) -> int:
+    """How many active administrators there are besides this member."""
+    rows = await conn.fetch(
+        """
+        SELECT count(*) AS n FROM staff_members
+        WHERE role = 'admin' AND disabled_at IS NULL AND id <> $1
+        """,
+        staff_id,
+    )
+    return rows[0]["n"]
+
+
 async def disable(conn: asyncpg.Connection, staff_id: UUID, now: datetime) -> list[str] | None:
     """Offboard a member: disabled, every token and console session revoked, the Telegram
     account unlinked (so the group no longer takes their Claim, Resolve or /broadcast). Their

@@ -7,7 +7,8 @@
 
   // The worklist: rows that changed come in without a reload; new ones are marked.
   function liveWorklist(table) {
-    const seen = new Set(Array.from(table.querySelectorAll("tbody tr[data-id]"), (r) => r.dataset.id));
+    const alertsOf = (row) => (row.dataset.alerts || "").split(" ").filter(Boolean);
+    const seen = new Set(Array.from(table.querySelectorAll("tbody tr[data-id]"), alertsOf).flat());
     const status = document.getElementById("live-status");
     let version = table.dataset.version;
     let added = 0;
@@ -26,10 +27,13 @@
       if (!rows) return;
       const current = table.querySelector("tbody");
       for (const row of rows.querySelectorAll("tr[data-id]")) {
-        if (!seen.has(row.dataset.id)) {
-          row.classList.add("new");
-          seen.add(row.dataset.id);
-          added += 1;
+        // A row is a case; what is new is an alert (a case already listed may get more).
+        for (const alert of alertsOf(row)) {
+          if (!seen.has(alert)) {
+            row.classList.add("new");
+            seen.add(alert);
+            added += 1;
+          }
         }
         // A row someone is working in (a comment half typed) stays as it is.
         const old = current.querySelector(`tr[data-id="${row.dataset.id}"]`);
