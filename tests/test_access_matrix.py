@@ -74,6 +74,7 @@ ROUTES = [
     ),
     Route("GET", "/staff/{staff}/tokens", scoped=False),
     Route("POST", "/staff/{staff}/tokens", {"days": 30}, scoped=False),
+    Route("PATCH", "/staff/{staff}", {"role": "staff", "regions": ["de-koeln"]}, scoped=False),
     Route("POST", "/staff/{staff}/disable", scoped=False),
     Route("DELETE", "/tokens/{token}", scoped=False),
     Route("GET", "/audit", scoped=False),
