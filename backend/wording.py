@@ -8,12 +8,8 @@ from decimal import Decimal
 
 from backend.domain.regions import Region
 from backend.domain.symptoms import SYMPTOMS_BY_CODE
+from backend.domain.translatable import N_
 from backend.i18n import Translator
-
-
-def N_(message: str) -> str:
-    return message
-
 
 KINDS = {"index": N_("index cases"), "contact": N_("contacts")}
 

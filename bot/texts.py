@@ -11,6 +11,7 @@ from datetime import date, datetime
 from typing import Any
 
 from backend.domain.messages import NEXT_ENDED, NEXT_PAUSED
+from backend.domain.translatable import N_
 from backend.i18n import Translator
 
 Params = dict[str, Any]
@@ -168,11 +169,6 @@ def closing(t: Translator, p: Params) -> str:
 def notice(t: Translator, p: Params) -> str:
     """A staff broadcast: the text is the authority's own, already in the person's language."""
     return t.gettext("📢 Notice from your health authority:") + "\n\n" + p["text"]
-
-
-def N_(message: str) -> str:
-    """Mark for extraction; translated when rendered."""
-    return message
 
 
 REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {

@@ -10,15 +10,12 @@ from typing import Any
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from backend.domain.regions import Region
+from backend.domain.translatable import N_
 from backend.i18n import Translator
 from backend.wording import alert_reason, symptom_list
 from bot.callbacks import encode_alert, encode_broadcast
 
 Params = dict[str, Any]
-
-
-def N_(message: str) -> str:
-    return message
 
 
 def Np_(singular: str, plural: str) -> tuple[str, str]:

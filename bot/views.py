@@ -16,16 +16,12 @@ from backend.domain.messages import NEXT_ENDED
 from backend.domain.questionnaire import Action, Draft, Step
 from backend.domain.regions import Region
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
+from backend.domain.translatable import N_
 from backend.i18n import Translator
 from bot.callbacks import encode_question
 from bot.texts import upcoming
 
 Keyboard = InlineKeyboardMarkup | None
-
-
-def N_(message: str) -> str:
-    """Mark for extraction; translated when drawn."""
-    return message
 
 
 TREND_LABELS = {

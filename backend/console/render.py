@@ -15,6 +15,7 @@ from yarl import URL
 from backend.api.keys import CONTEXT
 from backend.console.keys import LANGUAGE, PAGE_TEXTS, SESSION
 from backend.console.security import csrf_token
+from backend.domain.translatable import N_
 from backend.i18n import Translator, catalogs
 
 CONSOLE_LANGUAGES = ("de", "en")
@@ -29,11 +30,6 @@ LANGUAGE_NAMES = {
     "pl": "Polski",
 }
 PREFIX = "/console"
-
-
-def N_(message: str) -> str:
-    """Marks a text for extraction; translated where it is shown."""
-    return message
 
 
 # Notices after an action (?notice=...): fixed texts, so a link cannot put words on a page.

@@ -13,6 +13,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
+from backend.domain.translatable import N_
+
 LOGIN = re.compile(r"[a-z0-9][a-z0-9._@-]{2,63}")
 PASSWORD_MIN = 12
 PASSWORD_MAX = 256  # argon2 takes any length; a limit keeps a huge form field cheap
@@ -54,11 +56,6 @@ def login_problem(login: str) -> str | None:
             "starting with a letter or a digit."
         )
     return None
-
-
-def N_(message: str) -> str:
-    """Marks a text for the console's catalogs; callers format it after translating."""
-    return message
 
 
 # Problems with a chosen password: message ids with {min} and {max}, formatted by

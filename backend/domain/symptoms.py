@@ -9,10 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-
-def N_(message: str) -> str:
-    """Mark a string for extraction into the catalogs without translating it here."""
-    return message
+from backend.domain.translatable import N_
 
 
 @dataclass(frozen=True)
