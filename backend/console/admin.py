@@ -8,12 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from aiohttp import web
+from multidict import MultiDictProxy
 
 from backend.api import schemas
 from backend.api.keys import CONTEXT, STAFF
 from backend.api.registry import Access
 from backend.api.requests import decode_cursor, encode_cursor, uuid_param
-from backend.console.forms import parse, problem_text, values
+from backend.console.forms import M, parse, problem_text, values
 from backend.console.pages import PAGES
 from backend.console.render import redirect, render, texts
 from backend.domain.errors import Conflict, Invalid
@@ -56,18 +57,11 @@ async def staff_list(request: web.Request) -> web.StreamResponse:
 
 @PAGES.post("/admin/staff", access=Access.ADMIN)
 async def create_member(request: web.Request) -> web.StreamResponse:
-    form = await request.post()
     t = texts(request)
-    given: dict[str, Any] = values(form, ("name", "role", "login"))
-    given["regions"] = [str(r) for r in form.getall("regions", [])]
-    body, errors = parse(
-        schemas.StaffCreate,
-        {k: v for k, v in given.items() if k in ("name", "role", "regions")},
-        t,
-    )
+    given = _staff_form(await request.post(), ("name", "role", "login"))
+    body, errors = _parse_staff(schemas.StaffCreate, given, t)
     if not given.get("login"):
         errors["login"] = t.gettext("Required.")
-    errors |= _regions_needed(given, t)
     if body is None or errors:
         return await _staff_page(request, 422, given, errors)
     try:
@@ -93,11 +87,23 @@ async def create_member(request: web.Request) -> web.StreamResponse:
     )
 
 
-def _regions_needed(given: dict[str, Any], t: Translator) -> dict[str, str]:
-    """Staff and viewers work in at least one region (an admin in all of them)."""
+def _staff_form(form: MultiDictProxy[Any], names: tuple[str, ...]) -> dict[str, Any]:
+    """What a staff member's form gave: the named fields and the regions ticked."""
+    given: dict[str, Any] = values(form, names)
+    given["regions"] = [str(r) for r in form.getall("regions", [])]
+    return given
+
+
+def _parse_staff(
+    model: type[M], given: dict[str, Any], t: Translator
+) -> tuple[M | None, dict[str, str]]:
+    """``given`` as ``model`` (the fields it has), and staff and viewers work in at least one
+    region (an admin in all of them): said here in the member's language, as the service
+    words it for the command line."""
+    body, errors = parse(model, {k: v for k, v in given.items() if k in model.model_fields}, t)
     if given.get("role", "staff") != "admin" and not given.get("regions"):
-        return {"regions": t.gettext("Choose at least one region.")}
-    return {}
+        errors["regions"] = t.gettext("Choose at least one region.")
+    return body, errors
 
 
 async def _member_page(
@@ -133,12 +139,9 @@ async def member_page(request: web.Request) -> web.StreamResponse:
 @PAGES.post("/admin/staff/{staff_id}/access", access=Access.ADMIN)
 async def change_access(request: web.Request) -> web.StreamResponse:
     """Another role or other regions; the member's sessions stay and follow at once."""
-    form = await request.post()
     t = texts(request)
-    given: dict[str, Any] = values(form, ("role",))
-    given["regions"] = [str(r) for r in form.getall("regions", [])]
-    body, errors = parse(schemas.StaffChange, given, t)
-    errors |= _regions_needed(given, t)
+    given = _staff_form(await request.post(), ("role",))
+    body, errors = _parse_staff(schemas.StaffChange, given, t)
     if body is None or errors:
         return await _member_page(request, 422, errors, given)
     try:
