@@ -224,13 +224,13 @@ async def change_staff(
     regions = [] if role == "admin" else sorted(set(regions))
 
     async def store(conn: asyncpg.Connection) -> None:
-        if role != "admin" and not await staff_store.other_admins(conn, staff_id):
-            if current.role == "admin":
-                raise Conflict(LAST_ADMIN)
         before = await staff_store.change_member(conn, staff_id, role, regions)
         if before is None:
             raise NotFound(f"staff member {staff_id} not found or disabled.")
         old_role, old_regions = before
+        demoted = old_role == "admin" and role != "admin"
+        if demoted and not await staff_store.other_admins(conn, staff_id):
+            raise Conflict(LAST_ADMIN)  # and the change is rolled back with the transaction
         await record(
             conn,
             actor,
