@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import itertools
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -132,36 +134,81 @@ class ChatState:
 
 
 class UpdateQueue:
-    """Pending updates in id order; ``getUpdates`` and the webhook both consume from here."""
+    """Pending updates in id order; ``getUpdates`` and the webhook both consume from here.
+
+    Every operation costs O(1) per update it touches, so bursts of tens of thousands stay cheap:
+    the updates live in an ``OrderedDict`` keyed by id (ids only grow, so insertion order is id
+    order), which pops from the front, deletes any single id (the webhook confirms out of order)
+    and walks back from the newest, all in O(1) a step.
+
+    ``allowed_updates`` drops unwanted updates when they are next handed out, as before; each
+    update is checked once, and all of them again only after the setting changed.
+    """
 
     def __init__(self, first_update_id: int | None = None) -> None:
-        self.pending: list[dict[str, Any]] = []
+        self._pending: OrderedDict[int, dict[str, Any]] = OrderedDict()
         # Like Telegram's, ids keep growing across restarts of the server: a bot that records
         # processed update ids (ours does) would otherwise ignore a restarted sandbox's updates.
         self.next_update_id = first_update_id or time.time_ns() // 1000
-        self.allowed_updates: list[str] = []
+        self._allowed_updates: list[str] = []
+        self._checked_below = self.next_update_id  # ids below were checked against the filter
         self.signal = Signal()
+
+    @property
+    def allowed_updates(self) -> list[str]:
+        return self._allowed_updates
+
+    @allowed_updates.setter
+    def allowed_updates(self, kinds: list[str]) -> None:
+        if kinds != self._allowed_updates:
+            self._checked_below = 0  # what passed the old filter may fail the new one
+        self._allowed_updates = kinds
+
+    @property
+    def pending(self) -> list[dict[str, Any]]:
+        """The pending updates in id order, for inspection (a new list each time, O(n))."""
+        return list(self._pending.values())
+
+    def __len__(self) -> int:
+        return len(self._pending)
 
     def push(self, kind: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Queue ``{"update_id": n, kind: payload}`` and wake long polls and the webhook."""
         update = {"update_id": self.next_update_id, kind: copy_json(payload)}
+        self._pending[self.next_update_id] = update
         self.next_update_id += 1
-        self.pending.append(update)
         self.signal.fire()
         return update
 
     def confirm_below(self, update_id: int) -> None:
         """Forget updates with an id lower than ``update_id`` (getUpdates' offset semantics)."""
-        self.pending = [u for u in self.pending if u["update_id"] >= update_id]
+        pending = self._pending
+        while pending and next(iter(pending)) < update_id:
+            pending.popitem(last=False)
+
+    def confirm(self, update_id: int) -> None:
+        """Forget one update (the webhook got a 2xx for it); unknown ids are ignored."""
+        self._pending.pop(update_id, None)
 
     def keep_last(self, count: int) -> None:
         """Negative offsets: keep only the last ``count`` updates."""
-        self.pending = self.pending[-count:] if count else []
+        pending = self._pending
+        while len(pending) > count:
+            pending.popitem(last=False)
 
     def deliverable(self, limit: int) -> list[dict[str, Any]]:
         """Up to ``limit`` pending updates of allowed types; others are dropped for good."""
-        self.pending = [u for u in self.pending if self.is_allowed(u)]
-        return copy_json(self.pending[:limit])
+        self._drop_disallowed()
+        return copy_json(list(itertools.islice(self._pending.values(), limit)))
+
+    def newer_than(self, update_id: int) -> list[dict[str, Any]]:
+        """The pending updates of allowed types with an id above ``update_id``, in id order.
+
+        Costs O(1) per update returned: the webhook remembers the last id it took and asks
+        only for what came after it.
+        """
+        self._drop_disallowed()
+        return copy_json(self._newest_down_to(update_id)[::-1])
 
     def is_allowed(self, update: dict[str, Any]) -> bool:
         kind = next(k for k in update if k != "update_id")
@@ -170,7 +217,22 @@ class UpdateQueue:
         return kind not in OPT_IN_UPDATES
 
     def drop_all(self) -> None:
-        self.pending.clear()
+        self._pending.clear()
+
+    def _drop_disallowed(self) -> None:
+        for update in self._newest_down_to(self._checked_below - 1):
+            if not self.is_allowed(update):
+                del self._pending[update["update_id"]]
+        self._checked_below = self.next_update_id
+
+    def _newest_down_to(self, update_id: int) -> list[dict[str, Any]]:
+        """Pending updates with an id above ``update_id``, newest first."""
+        newer = []
+        for pending_id in reversed(self._pending):
+            if pending_id <= update_id:
+                break
+            newer.append(self._pending[pending_id])
+        return newer
 
 
 class SandboxState:
