@@ -1,26 +1,24 @@
-"""Getting updates to the bot: getUpdates long polling, and webhooks delivered over loopback."""
+"""Getting updates to the bot: getUpdates long polling, and the webhook methods.
+
+The delivery itself (concurrent across chats, in order within one) is in
+:mod:`bot.sandbox.webhook`.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
 import re
-import traceback
 from typing import TYPE_CHECKING, Any
 
-import aiohttp
 from yarl import URL
 
 from bot.sandbox.faults import BotApiFault
 from bot.sandbox.methods import Described, Method
 from bot.sandbox.objects import is_loopback_host
 from bot.sandbox.params import Params
+from bot.sandbox.webhook import Webhook as Webhook  # the server makes it as updates.Webhook
 
 if TYPE_CHECKING:
     from bot.sandbox.server import SandboxBotApi
-
-log = logging.getLogger(__name__)
 
 WEBHOOK_CONFLICT = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete "
@@ -32,90 +30,6 @@ POLL_CONFLICT = (
 )
 MAX_POLL_TIMEOUT = 50  # seconds; longer timeouts are cut to this, as Telegram does
 _SECRET_TOKEN = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
-
-
-class Webhook:
-    """The webhook setting and the task that POSTs queued updates to it, one at a time, in order.
-
-    A non-2xx answer or a connection error is recorded for getWebhookInfo and the same update is
-    retried after a short, growing delay (``retry_delays``), like Telegram's own retries but
-    faster so tests don't wait.
-    """
-
-    def __init__(self, api: SandboxBotApi) -> None:
-        self._api = api
-        self.url = ""
-        self.secret_token: str | None = None
-        self.max_connections = 40
-        self.last_error_date: int | None = None
-        self.last_error_message: str | None = None
-        self.retry_delays: tuple[float, ...] = (0.05, 0.1, 0.2, 0.5, 1.0)
-        self.delivered: list[dict[str, Any]] = []
-        self._task: asyncio.Task[None] | None = None
-        self._session: aiohttp.ClientSession | None = None
-
-    async def set(self, url: str, secret_token: str | None, max_connections: int) -> None:
-        await self.clear()
-        self.url, self.secret_token, self.max_connections = url, secret_token, max_connections
-        self.last_error_date = self.last_error_message = None
-        self._task = asyncio.create_task(self._deliver_forever(), name="sandbox-webhook")
-
-    async def clear(self) -> None:
-        """Stop delivering; pending updates stay queued for getUpdates."""
-        self.url, self.secret_token = "", None
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
-
-    async def close(self) -> None:
-        await self.clear()
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
-
-    async def _deliver_forever(self) -> None:
-        queue = self._api.state.updates
-        failures = 0
-        while True:
-            batch = await queue.signal.wait_for(lambda: queue.deliverable(1), timeout=3600)
-            if not batch:
-                continue
-            update = batch[0]
-            try:
-                error = await self._post(update)
-            except Exception:  # a sandbox bug: keep it visible, keep delivering
-                log.exception("webhook delivery failed")
-                self._api.internal_errors.append(traceback.format_exc())
-                error = "Internal sandbox error"
-            if error is None:
-                queue.confirm_below(update["update_id"] + 1)
-                self.delivered.append(update)
-                failures = 0
-                continue
-            self.last_error_date = self._api.state.now()
-            self.last_error_message = error
-            delay = self.retry_delays[min(failures, len(self.retry_delays) - 1)]
-            failures += 1
-            await asyncio.sleep(delay)  # a retry backoff of the server, not a synchronisation
-
-    async def _post(self, update: dict[str, Any]) -> str | None:
-        """POST one update; None on success, else the error text getWebhookInfo reports."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        headers = {}
-        if self.secret_token:
-            headers["X-Telegram-Bot-Api-Secret-Token"] = self.secret_token
-        try:
-            async with self._session.post(self.url, json=update, headers=headers) as response:
-                await response.read()
-                if 200 <= response.status < 300:
-                    return None
-                return f"Wrong response from the webhook: {response.status} {response.reason}"
-        except (aiohttp.ClientError, TimeoutError, OSError) as exc:
-            log.debug("webhook delivery to %s failed: %r", self.url, exc)
-            return f"Connection failed: {exc.__class__.__name__}"
 
 
 async def get_updates(api: SandboxBotApi, p: Params) -> list[dict[str, Any]]:
@@ -188,10 +102,11 @@ async def set_webhook(api: SandboxBotApi, p: Params) -> Described:
 
 
 async def delete_webhook(api: SandboxBotApi, p: Params) -> Described:
+    was_set = bool(api.webhook.url)
+    # Stopped first, so no POST in flight can still deliver an update that is being dropped.
+    await api.webhook.clear()
     if p.get_bool("drop_pending_updates"):
         api.state.updates.drop_all()
-    was_set = bool(api.webhook.url)
-    await api.webhook.clear()
     return Described(True, "Webhook was deleted" if was_set else "Webhook is already deleted")
 
 
@@ -200,7 +115,7 @@ async def get_webhook_info(api: SandboxBotApi, p: Params) -> dict[str, Any]:
     info: dict[str, Any] = {
         "url": hook.url,
         "has_custom_certificate": False,
-        "pending_update_count": len(api.state.updates.pending),
+        "pending_update_count": len(api.state.updates),
     }
     if hook.url:
         info["ip_address"] = "127.0.0.1"
