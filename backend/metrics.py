@@ -21,7 +21,16 @@ POLL_LAST_SUCCESS = Gauge(
 )
 POLL_FAILURES = Counter("diary_telegram_poll_failures_total", "Failed getUpdates calls", ["error"])
 UPDATES_SKIPPED = Counter(
-    "diary_telegram_updates_skipped_total", "Updates that could not be parsed and were skipped"
+    "diary_telegram_updates_skipped_total", "Updates without an update_id, skipped"
+)
+UPDATES_PROCESSED = Counter(
+    "diary_updates_processed_total",
+    "Telegram updates by outcome: done (committed), retry (not committed: delivered again), "
+    "parked (given up after repeated failures)",
+    ["outcome"],
+)
+UPDATES_PARKED = Counter(
+    "diary_updates_parked_total", "Updates given up after repeated failures", ["error"]
 )
 OUTBOX_DEPTH = Gauge("diary_outbox_depth", "Messages waiting to be sent", ["priority"])
 ROUND_SECONDS = Histogram(
@@ -32,7 +41,19 @@ ROUND_SECONDS = Histogram(
 )
 ROUND_PROMPTS = Counter("diary_round_prompts_total", "Prompts created by rounds", ["region"])
 ENTRIES_STORED = Counter("diary_entries_stored_total", "Diary entries stored", ["region"])
+ALERT_CHECKS = Counter(
+    "diary_alert_checks_total", "Diary entries checked against the alert rules (queued ones)"
+)
+ALERT_CHECKS_GIVEN_UP = Counter(
+    "diary_alert_checks_given_up_total", "Queued entries whose check kept failing (see the log)"
+)
+ALERT_CHECKS_PENDING = Gauge(
+    "diary_alert_checks_pending", "Diary entries waiting for the alert checker"
+)
 OPEN_ALERTS = Gauge("diary_open_alerts", "Alerts not yet resolved", ["region", "severity"])
 TRANSACTION_RETRIES = Counter(
-    "diary_transaction_retries_total", "Transactions re-run after 40001/40P01"
+    "diary_transaction_retries_total",
+    "Transactions re-run after 40001/40P01 (or, for work kept by key, after the database was "
+    "away), by the work they belong to: update (a Telegram update), sender, other",
+    ["work"],
 )

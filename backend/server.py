@@ -27,12 +27,14 @@ from backend.domain.signin import SessionPolicy
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
 from backend.scheduling.scheduler import RegionalScheduler
-from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.alert_checks import AlertChecker
+from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.services.observability import refresh_gauges
 from backend.services.setup import prepare_database
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
-from bot.runtime import BotEndpoint, BotIdentity, running_bot, running_sender
+from bot.ingest import UpdateProcessor
+from bot.runtime import BotEndpoint, BotIdentity, RunningBot, running_bot, running_sender
 from bot.sender import OutboxSender
 from bot.webhook import webhook_handler
 
@@ -48,13 +50,19 @@ class Running:
     """What runs once the service has started (the webhook route is added before it exists);
     found on the app under ``RUNNING``."""
 
-    application: Application | None = None
+    bot: RunningBot | None = None
     sender: OutboxSender | None = None
 
     def get(self) -> Application:
-        if self.application is None:
+        return self._bot().application
+
+    def processor(self) -> UpdateProcessor:
+        return self._bot().processor
+
+    def _bot(self) -> RunningBot:
+        if self.bot is None:
             raise web.HTTPServiceUnavailable(text="the bot is starting")
-        return self.application
+        return self.bot
 
 
 RUNNING = web.AppKey("running", Running)
@@ -77,7 +85,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> ServiceCont
         regions=RegionDirectory(load_regions(settings.regions_file)),
         clock=clock or SystemClock(),
         languages=catalogs.languages,
-        outbox=OutboxSignal(),
+        outbox=Signal(),
         send_rate=settings.send_rate,
     )
 
@@ -122,7 +130,8 @@ def create_app(
     - api: the staff API and the webhook route (behind a load balancer, as many as needed);
     - bot: long polling for updates (one instance, and only without a webhook);
     - scheduler: the regional schedules;
-    - sender: the outbox sender (one sends at a time, by a lease; others stand by).
+    - sender: the outbox sender, and the alert checker that turns queued diary entries into
+      alerts for it (each one at a time, by a lease; others stand by).
 
     Health, readiness and metrics are served in every role. ``schedule=False`` leaves the
     schedules out (tests that drive rounds themselves).
@@ -144,7 +153,7 @@ def create_app(
     webhook = bool(settings.webhook_url and settings.webhook_secret)
     if webhook and "api" in roles:
         path = urlsplit(settings.webhook_url).path or "/"
-        app.router.add_post(path, webhook_handler(running.get, settings.webhook_secret))
+        app.router.add_post(path, webhook_handler(running.processor, settings.webhook_secret))
     if "bot" in roles and webhook:
         log.warning("role bot does nothing with DIARY_WEBHOOK_URL set: updates come by webhook")
 
@@ -164,13 +173,13 @@ def create_app(
                 webhook_url=settings.webhook_url if "api" in roles else None,
                 webhook_secret=settings.webhook_secret,
                 lease_seconds=settings.lease_seconds,
-            ) as application:
-                running.application = application
+            ) as bot_running:
+                running.bot = bot_running
                 if "sender" not in roles:
                     yield
                 else:
                     async with running_sender(
-                        application,
+                        bot_running.application,
                         ctx,
                         catalogs,
                         paid_broadcast=settings.paid_broadcast,
@@ -180,7 +189,7 @@ def create_app(
                         running.sender = sender
                         yield
                         running.sender = None
-                running.application = None
+                running.bot = None
 
     async def scheduling(_: web.Application) -> AsyncIterator[None]:
         scheduler = RegionalScheduler(
@@ -194,6 +203,20 @@ def create_app(
         yield
         scheduler.shutdown()
 
+    async def checking(_: web.Application) -> AsyncIterator[None]:
+        checker = AlertChecker(
+            ctx,
+            poll_seconds=settings.sender_poll_seconds,
+            lease_seconds=settings.lease_seconds,
+        )
+        task = asyncio.create_task(checker.run(), name="alert-checks")
+        yield
+        checker.stop()  # the batch in hand is finished and recorded
+        try:
+            await asyncio.wait_for(task, timeout=10)
+        except TimeoutError:
+            log.warning("the alert checker did not stop within 10 s; cancelled")
+
     async def gauges(_: web.Application) -> AsyncIterator[None]:
         task = asyncio.create_task(_refresh_gauges(ctx), name="metrics")
         yield
@@ -204,6 +227,8 @@ def create_app(
     app.cleanup_ctx.append(database)
     if roles & {"api", "bot", "sender"}:  # they all talk to Telegram
         app.cleanup_ctx.append(bot)
+    if "sender" in roles:  # feeds the outbox it sends: alerts from queued diary entries
+        app.cleanup_ctx.append(checking)
     if schedule:
         app.cleanup_ctx.append(scheduling)
     app.cleanup_ctx.append(gauges)

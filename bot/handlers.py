@@ -6,9 +6,12 @@ transaction as the state change, and the sender delivers them.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
+from collections.abc import Iterator
+from contextvars import ContextVar
 
 from telegram import Update
 from telegram.constants import ChatType
@@ -21,12 +24,10 @@ from telegram.ext import (
     filters,
 )
 
-from backend.i18n import Catalogs, pick_language
 from backend.services import authority_chat, chat_commands, conversation, questionnaire_flow
 from backend.services.chat import ChatUpdate
 from backend.services.context import ServiceContext
 from bot import callbacks
-from bot.texts import SORRY
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +45,7 @@ def update_key(update: Update) -> str:
     return f"{update.update_id}:{digest}"
 
 
-def _chat_update(update: Update) -> ChatUpdate:
+def chat_update(update: Update) -> ChatUpdate:
     user = update.effective_user
     return ChatUpdate(
         key=update_key(update),
@@ -54,9 +55,8 @@ def _chat_update(update: Update) -> ChatUpdate:
 
 
 class Handlers:
-    def __init__(self, ctx: ServiceContext, catalogs: Catalogs):
+    def __init__(self, ctx: ServiceContext):
         self.ctx = ctx
-        self.catalogs = catalogs
 
     def register(self, application: Application) -> None:
         private = filters.ChatType.PRIVATE
@@ -93,7 +93,7 @@ class Handlers:
 
     def on_command(self, service):  # noqa: ANN001, ANN201 - a handler factory
         async def handle(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-            await service(self.ctx, _chat_update(update))
+            await service(self.ctx, chat_update(update))
 
         return handle
 
@@ -101,15 +101,15 @@ class Handlers:
         payload = context.args[0] if context.args else None
         if payload and payload.startswith("staff_"):  # a staff member linking their account
             await authority_chat.link_staff_account(
-                self.ctx, _chat_update(update), update.effective_user.id, payload
+                self.ctx, chat_update(update), update.effective_user.id, payload
             )
             return
-        await conversation.start(self.ctx, _chat_update(update), payload)
+        await conversation.start(self.ctx, chat_update(update), payload)
 
     async def on_link(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         code = context.args[0] if context.args else ""
         await authority_chat.link_staff_account(
-            self.ctx, _chat_update(update), update.effective_user.id, code
+            self.ctx, chat_update(update), update.effective_user.id, code
         )
 
     async def on_group_start(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -117,7 +117,7 @@ class Handlers:
         if context.args:
             user = update.effective_user
             await authority_chat.bind_group(
-                self.ctx, _chat_update(update), user.id if user else None, context.args[0]
+                self.ctx, chat_update(update), user.id if user else None, context.args[0]
             )
 
     async def on_group_broadcast(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -125,7 +125,7 @@ class Handlers:
         notice = text.split(maxsplit=1)[1] if len(text.split(maxsplit=1)) > 1 else ""
         user = update.effective_user
         await authority_chat.broadcast_preview(
-            self.ctx, _chat_update(update), user.id if user else None, notice
+            self.ctx, chat_update(update), user.id if user else None, notice
         )
 
     async def on_group_reply(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -141,7 +141,7 @@ class Handlers:
             if isinstance(decoded, callbacks.AlertButton) and decoded.action == "n":
                 await authority_chat.resolve_with_comment(
                     self.ctx,
-                    _chat_update(update),
+                    chat_update(update),
                     update.effective_user.id,
                     decoded.escalation_id,
                     replied.message_id,
@@ -157,20 +157,20 @@ class Handlers:
             )
 
     async def on_help(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await conversation.show_help(self.ctx, _chat_update(update))
+        await conversation.show_help(self.ctx, chat_update(update))
 
     async def on_text(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await conversation.text(self.ctx, _chat_update(update), update.effective_message.text)
+        await conversation.text(self.ctx, chat_update(update), update.effective_message.text)
 
     async def on_anything_else(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-        await conversation.unknown(self.ctx, _chat_update(update))
+        await conversation.unknown(self.ctx, chat_update(update))
 
     async def on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
         private = query.message is not None and query.message.chat.type == ChatType.PRIVATE
         message_id = query.message.message_id if query.message else None
         button = callbacks.decode(query.data)
-        chat = _chat_update(update)
+        chat = chat_update(update)
         if not private and isinstance(button, callbacks.AlertButton):
             await authority_chat.alert_button(
                 self.ctx,
@@ -216,24 +216,32 @@ class Handlers:
             )
 
     async def on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Log first (without message contents), then apologise where we can."""
+        """Hand the error to bot.ingest, which logs it and decides: the update is delivered
+        again, or parked with an apology. PTB gives a handler's exception to this error
+        handler, not to the caller of ``process_update``."""
+        failures = _FAILURES.get()
+        if failures is not None and context.error is not None:
+            failures.append(context.error)
+            return
         update_id = update.update_id if isinstance(update, Update) else None
-        log.error(
+        log.error(  # not from bot.ingest: nobody else will see it
             "error while handling update %s: %s",
             update_id,
             type(context.error).__name__,
             exc_info=context.error,
         )
-        if not isinstance(update, Update) or update.effective_chat is None:
-            return
-        user = update.effective_user
-        t = self.catalogs.get(
-            pick_language(self.catalogs.languages, user.language_code if user else None)
-        )
-        try:
-            if update.callback_query:
-                await update.callback_query.answer(t.gettext(SORRY))
-            elif update.effective_chat.type == ChatType.PRIVATE:
-                await context.bot.send_message(update.effective_chat.id, t.gettext(SORRY))
-        except Exception as error:  # the apology is best effort; the error is already logged
-            log.warning("could not apologise for update %s: %s", update_id, type(error).__name__)
+
+
+# The errors of the update being processed (bot.ingest reads them after process_update).
+_FAILURES: ContextVar[list[BaseException] | None] = ContextVar("update_failures", default=None)
+
+
+@contextlib.contextmanager
+def collecting_failures() -> Iterator[list[BaseException]]:
+    """The errors that handlers raise for the update processed inside this block."""
+    failures: list[BaseException] = []
+    token = _FAILURES.set(failures)
+    try:
+        yield failures
+    finally:
+        _FAILURES.reset(token)

@@ -1,16 +1,22 @@
 """Long polling that confirms an update only after it has been processed.
 
 PTB's Updater confirms a batch as soon as it is fetched, so updates still queued when the
-process dies are lost. Here the offset advances after ``process_update`` returns; a crash
-means Telegram delivers the update again, and ``processed_updates`` makes that harmless.
+process dies are lost. Here the updates of a batch are processed concurrently across chats and
+in order within a chat (bot.lanes), and the offset sent with the next getUpdates, which
+confirms every update below it, is the first update not yet finished: a crash or a failure
+means Telegram delivers the unfinished ones again, and ``processed_updates`` makes a repeat of
+one that did finish harmless.
+
+While updates are unfinished, Telegram answers getUpdates at once with them (they are not
+confirmed), so the poller then asks again only when the offset has moved or a moment has
+passed; when nothing is in hand it long-polls.
 
 Telegram allows one poller per bot (a second gets 409 Conflict), so with several instances
 in the bot role the one holding the "poller" lease polls and the others stand by; the long
 poll is half the lease, so the holder renews in time and a successor waits at most one lease.
 
 Nothing watches the polling task, so it must not die: every failure is logged and retried
-with backoff (a refused token included: it may be fixed on the server side), and an update
-that cannot be parsed is skipped rather than fetched again forever.
+with backoff (a refused token included: it may be fixed on the server side).
 """
 
 from __future__ import annotations
@@ -22,20 +28,24 @@ import time
 from typing import Any
 
 import asyncpg
-from telegram import Update
 from telegram.error import InvalidToken, RetryAfter, TimedOut
 from telegram.ext import Application
 
 from backend import metrics
-from backend.logs import UPDATE_ID, describe_error
+from backend.logs import describe_error
 from backend.storage.database import UNAVAILABLE
 from backend.storage.leases import Lease
+from bot.ingest import UpdateProcessor, update_id_of
+from bot.lanes import ChatLanes
 from bot.sender import retry_after_seconds
 
 log = logging.getLogger(__name__)
 
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 MAX_BACKOFF = 60.0
+BATCH = 100  # getUpdates' largest limit
+RECHECK = 0.25  # seconds: how long to wait for progress before asking Telegram again
+SHUTDOWN_GRACE = 5.0  # seconds the updates in hand get to finish when the poller stops
 
 
 class PollerHealth:
@@ -59,43 +69,105 @@ class PollerHealth:
         return min(MAX_BACKOFF, 0.5 * 2**self.failures)
 
 
-async def poll_forever(application: Application, lease: Lease | None = None) -> None:
+class PollWindow:
+    """The updates fetched and not yet finished; the offset confirms everything before the
+    first of them."""
+
+    def __init__(self) -> None:
+        self._unfinished: set[int] = set()
+        self._last: int | None = None  # the highest update id taken
+        self._progress = asyncio.Event()
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._unfinished)
+
+    @property
+    def offset(self) -> int | None:
+        if self._unfinished:
+            return min(self._unfinished)
+        return None if self._last is None else self._last + 1
+
+    def take(self, raw: list[Any]) -> list[dict]:
+        """The updates of a batch not taken before. With updates in hand, Telegram sends the
+        unfinished ones again, and any finished after them: those are skipped. With none in
+        hand, everything below the offset was confirmed, so all that comes is new (lower
+        ids than before too: a Bot API server that numbers anew)."""
+        repeats_possible = self.busy
+        fresh = []
+        for data in raw:
+            update_id = update_id_of(data)
+            if update_id is None:
+                # Without an id it cannot be confirmed on its own; the next good one does.
+                log.warning("an update without an update_id was skipped")
+                metrics.UPDATES_SKIPPED.inc()
+                continue
+            if repeats_possible and self._last is not None and update_id <= self._last:
+                continue
+            self._unfinished.add(update_id)
+            self._last = update_id
+            fresh.append(data)
+        return fresh
+
+    def finished(self, update_id: int) -> None:
+        self._unfinished.discard(update_id)
+        self._progress.set()
+
+    async def progress(self, timeout: float) -> None:
+        """Until an update finishes or ``timeout`` passes."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._progress.wait(), timeout)
+        self._progress.clear()
+
+
+async def poll_forever(
+    application: Application,
+    processor: UpdateProcessor,
+    lease: Lease | None = None,
+    lanes: ChatLanes | None = None,
+) -> None:
     """Poll while holding ``lease`` (if given), releasing it when cancelled."""
+    lanes = lanes or ChatLanes(processor.process)
     try:
-        await _poll(application, lease, PollerHealth())
+        await _poll(application, lanes, lease, PollerHealth())
     finally:
+        await lanes.close(SHUTDOWN_GRACE)
         if lease:
             with contextlib.suppress(*UNAVAILABLE, asyncpg.PostgresError):
                 await asyncio.shield(lease.release())
 
 
-async def _poll(application: Application, lease: Lease | None, health: PollerHealth) -> None:
-    offset: int | None = None
+async def _poll(
+    application: Application, lanes: ChatLanes, lease: Lease | None, health: PollerHealth
+) -> None:
+    window = PollWindow()
     loop = asyncio.get_running_loop()
     timeout = max(1, int(lease.ttl.total_seconds() / 2)) if lease else 30
     while True:
         try:
             if lease and not await _holds(lease):
-                offset = None  # the other poller has confirmed what it processed
+                # The other poller confirms what it processes; what we still have in hand
+                # finishes (or comes to it again) by itself.
+                window = PollWindow()
                 await asyncio.sleep(timeout / 2)
                 continue
             started = loop.time()
             try:
-                raw = await _fetch(application, offset, timeout)
+                raw = await _fetch(application, window.offset, 0 if window.busy else timeout)
             except TimedOut:
                 # The server held the long poll past our read timeout: nothing came, no error.
                 raw = []
             health.polled()
-            if not raw and loop.time() - started < 1:
-                # A Bot API server that ignores the long-poll timeout must not make us spin.
-                await asyncio.sleep(1)
-            # A batch that outlasts the lease may be fetched again by a successor;
-            # processed_updates makes that harmless, as it does after a crash.
-            before = offset
-            for data in raw:
-                offset = await _process(application, data, offset)
-            if raw and offset == before:
-                # Nothing in the batch could be confirmed (no update ids): do not spin on it.
+            fresh = window.take(raw)
+            for data in fresh:
+                lanes.add(data, window.finished)
+            if fresh:
+                continue  # the batch may have been full: ask for more at once
+            if window.busy:
+                await window.progress(RECHECK)
+            elif loop.time() - started < 1:
+                # A Bot API server that ignores the long-poll timeout, or a batch of updates
+                # without ids, must not make us spin.
                 await asyncio.sleep(1)
         except Exception as error:  # noqa: BLE001 - the poller must survive anything
             health.failed(error)
@@ -110,35 +182,12 @@ async def _fetch(application: Application, offset: int | None, timeout: int) -> 
     and all, at CRITICAL. So we post the call ourselves and parse update by update."""
     result = await application.bot._post(  # noqa: SLF001 - see the docstring
         "getUpdates",
-        {"offset": offset, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
+        {"offset": offset, "limit": BATCH, "timeout": timeout, "allowed_updates": ALLOWED_UPDATES},
         read_timeout=timeout + 10,
     )
     if not isinstance(result, list):
         raise TypeError(f"getUpdates answered a {type(result).__name__}, not a list")
     return result
-
-
-async def _process(application: Application, data: object, offset: int | None) -> int | None:
-    """Process one raw update; return the offset that confirms it."""
-    update_id = data.get("update_id") if isinstance(data, dict) else None
-    if not isinstance(update_id, int) or isinstance(update_id, bool):
-        # Without an id it cannot be confirmed on its own; the next good one confirms it.
-        log.warning("an update without an update_id was skipped")
-        metrics.UPDATES_SKIPPED.inc()
-        return offset
-    try:
-        update = Update.de_json(data, application.bot)
-    except Exception as error:  # noqa: BLE001 - any shape Telegram (or a test server) sends
-        # Its id only: the content is a citizen's message.
-        log.warning("update %s cannot be parsed (%s); skipped", update_id, type(error).__name__)
-        metrics.UPDATES_SKIPPED.inc()
-        return update_id + 1
-    token = UPDATE_ID.set(update_id)
-    try:
-        await application.process_update(update)
-    finally:
-        UPDATE_ID.reset(token)
-    return update_id + 1
 
 
 def _delay(error: Exception, health: PollerHealth) -> float:

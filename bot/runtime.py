@@ -1,7 +1,8 @@
 """Running python-telegram-bot inside the aiohttp process, without PTB's Updater.
 
 Updates arrive through our own long polling (bot/polling.py) or the webhook route
-(bot/webhook.py); both call ``Application.process_update`` and confirm only afterwards.
+(bot/webhook.py); both hand them to one processing core (bot/ingest.py) and confirm only
+what it says is committed or parked.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from backend.services.context import ServiceContext
 from backend.storage.leases import Lease
 from bot.aiohttp_request import AiohttpRequest
 from bot.handlers import Handlers
+from bot.ingest import UpdateProcessor
 from bot.polling import ALLOWED_UPDATES, poll_forever
 from bot.render import Renderer
 from bot.sender import IN_FLIGHT, OutboxSender
@@ -155,6 +157,12 @@ def _poller_ended(task: asyncio.Task) -> None:
         log.critical("polling stopped: %s; restart the bot", type(task.exception()).__name__)
 
 
+@dataclass(frozen=True)
+class RunningBot:
+    application: Application
+    processor: UpdateProcessor  # where the webhook route hands its updates
+
+
 @contextlib.asynccontextmanager
 async def running_bot(
     endpoint: BotEndpoint,
@@ -166,9 +174,10 @@ async def running_bot(
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
     lease_seconds: float = 20.0,
-) -> AsyncIterator[Application]:
+) -> AsyncIterator[RunningBot]:
     """Initialise the bot (getMe), then poll or register the webhook; stop cleanly on exit."""
-    application = build_application(endpoint, Handlers(ctx, catalogs))
+    application = build_application(endpoint, Handlers(ctx))
+    processor = UpdateProcessor(application, ctx)
     await _initialize(application, endpoint)
     try:
         identity.username = application.bot.username
@@ -190,10 +199,12 @@ async def running_bot(
         elif poll:
             await _drop_webhook(application)
             lease = Lease(ctx.db, "poller", timedelta(seconds=lease_seconds))
-            poller = asyncio.create_task(poll_forever(application, lease), name="telegram-polling")
+            poller = asyncio.create_task(
+                poll_forever(application, processor, lease), name="telegram-polling"
+            )
             poller.add_done_callback(_poller_ended)
             log.info("long polling (while this instance holds the poller lease)")
-        yield application
+        yield RunningBot(application, processor)
     finally:
         if poller:
             poller.cancel()

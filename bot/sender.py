@@ -39,11 +39,11 @@ from datetime import timedelta
 import asyncpg
 from telegram import Bot
 
-from backend.services.context import OutboxSignal
+from backend.services.context import Signal
 from backend.storage import cases as case_store
 from backend.storage import leases
 from backend.storage import outbox as outbox_store
-from backend.storage.database import UNAVAILABLE, Database
+from backend.storage.database import RETRYABLE, UNAVAILABLE, WORK, Database
 from backend.storage.outbox import BatchResult, OutboxRow
 from bot.pacing import Pacer
 from bot.render import Renderer
@@ -72,7 +72,7 @@ class OutboxSender(ChainSending):
         db: Database,
         bot: Bot,
         renderer: Renderer,
-        signal: OutboxSignal,
+        signal: Signal,
         *,
         rate: float = 30.0,
         paid_broadcast: bool = False,
@@ -106,6 +106,7 @@ class OutboxSender(ChainSending):
 
     async def run(self) -> None:
         """Send until stopped; wait as a standby while another instance holds the lease."""
+        WORK.set("sender")  # this task's own context: the retries metric's label
         try:
             while not self._stopping.is_set():
                 try:
@@ -118,6 +119,17 @@ class OutboxSender(ChainSending):
                         await self._rest(min(self.pacer.paused_for, self._renew_every))
                         continue
                     handled = await self.send_stream()
+                except RETRYABLE as error:
+                    # Contention, not an outage: a transaction of ours kept conflicting with
+                    # others (each retried already). Nothing is wrong with the database, so
+                    # go on at once rather than stall every message for a second.
+                    log.warning(
+                        "sender: a transaction conflicted with concurrent work %d times "
+                        "(%s); going on",
+                        self.db.retry.attempts,
+                        type(error).__name__,
+                    )
+                    continue
                 except DB_ERRORS as error:
                     log.warning("sender cannot reach the database: %s", type(error).__name__)
                     await self._rest(1.0)
@@ -260,6 +272,8 @@ class OutboxSender(ChainSending):
             try:
                 await self.db.transaction(self._record, outcome, paused)
                 return
+            except RETRYABLE as error:
+                log.warning("recording a sent batch conflicted (%s); again", type(error).__name__)
             except DB_ERRORS as error:
                 log.warning("cannot record a sent batch yet (%s); retrying", type(error).__name__)
                 await asyncio.sleep(min(5.0, 0.2 * 2**attempt))

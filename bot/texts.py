@@ -171,6 +171,8 @@ def notice(t: Translator, p: Params) -> str:
     return t.gettext("📢 Notice from your health authority:") + "\n\n" + p["text"]
 
 
+SORRY = N_("Sorry, something went wrong on our side. Please try again in a minute.")
+
 REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     "welcome": _welcome,
     "help": _help,
@@ -212,6 +214,7 @@ REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     "not_paused": _with_next(
         N_("You are already getting the daily questions. The next ones come {when}.")
     ),
+    "sorry": _simple(SORRY),  # an update given up (services.update_failures)
 }
 
 # Short notices shown on top of the chat after a button press.
@@ -222,6 +225,7 @@ NOTICES: dict[str, str] = {
     "unknown_symptom": N_("This button is no longer active."),
     "already_recorded": N_("Your answer is already recorded. Thank you!"),
     "correction_closed": N_("This answer can no longer be changed."),
+    "sorry": SORRY,
 }
 
 # The command menu (setMyCommands), per language.
@@ -234,5 +238,3 @@ COMMANDS = (
     ("resume", N_("Continue the daily questions")),
     ("help", N_("What this bot does")),
 )
-
-SORRY = N_("Sorry, something went wrong on our side. Please try again in a minute.")

@@ -1,7 +1,9 @@
 """The webhook route: Telegram POSTs updates here when DIARY_WEBHOOK_URL is set.
 
-The update is processed before we answer 200, so a failure makes Telegram deliver it again
-(and ``processed_updates`` makes a repeat harmless).
+We answer 200 only once the update's effect is committed (or it was parked, bot.ingest);
+otherwise 500, and Telegram delivers it again (``processed_updates`` makes a repeat of one
+that did commit harmless). Telegram sends at most ``max_connections`` updates at once and
+never two of one chat at a time, so one chat's updates stay in order.
 """
 
 from __future__ import annotations
@@ -12,10 +14,8 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from telegram import Update
-from telegram.ext import Application
 
-from backend.logs import UPDATE_ID
+from bot.ingest import UpdateProcessor, update_id_of
 
 log = logging.getLogger(__name__)
 
@@ -24,7 +24,7 @@ MAX_BODY = 1024 * 1024  # updates are small; anything bigger is not from Telegra
 
 
 def webhook_handler(
-    application: Callable[[], Application], secret: str
+    processor: Callable[[], UpdateProcessor], secret: str
 ) -> Callable[[web.Request], Awaitable[web.Response]]:
     expected = secret.encode("utf-8")
 
@@ -37,20 +37,18 @@ def webhook_handler(
         body = await request.content.read(MAX_BODY + 1)
         if len(body) > MAX_BODY:
             return web.Response(status=413, text="too large")
-        app = application()
+        ingest = processor()
         try:
             data = json.loads(body)
-            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
-                raise ValueError("no update_id")
-            update = Update.de_json(data, app.bot)
-        except (ValueError, TypeError, KeyError, AttributeError) as error:
+        except ValueError as error:
             log.warning("webhook body is not an update: %s", type(error).__name__)
             return web.Response(status=400, text="not an update")
-        token = UPDATE_ID.set(update.update_id)
-        try:
-            await app.process_update(update)
-        finally:
-            UPDATE_ID.reset(token)
+        if update_id_of(data) is None:
+            log.warning("webhook body is not an update: no update_id")
+            return web.Response(status=400, text="not an update")
+        outcome = await ingest.process(data)
+        if not outcome.confirm:
+            return web.Response(status=500, text="not processed; deliver it again")
         return web.Response(status=200)
 
     return receive_update

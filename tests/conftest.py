@@ -21,7 +21,7 @@ from backend.config.settings import DEFAULT_REGIONS_FILE, Settings
 from backend.domain.clock import FixedClock
 from backend.i18n import catalogs
 from backend.server import create_app
-from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from backend.storage.migrations import migrate
@@ -103,7 +103,7 @@ def ctx(db: Database, clock: FixedClock) -> ServiceContext:
         regions=RegionDirectory(load_regions(DEFAULT_REGIONS_FILE)),
         clock=clock,
         languages=catalogs().languages,
-        outbox=OutboxSignal(),
+        outbox=Signal(),
     )
 
 

@@ -20,7 +20,7 @@ from backend.domain.rules import Finding, Rule
 from backend.i18n import catalogs
 from backend.server import RUNNING
 from backend.services import escalations
-from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
 from backend.storage.database import Database
@@ -78,7 +78,7 @@ def ctx(db: Database, clock: FixedClock, regions_file: Path) -> ServiceContext:
         regions=RegionDirectory(load_regions(regions_file)),
         clock=clock,
         languages=catalogs().languages,
-        outbox=OutboxSignal(),
+        outbox=Signal(),
     )
 
 

@@ -20,7 +20,7 @@ from backend.domain.messages import Kind, Outgoing, Priority
 from backend.i18n import catalogs
 from backend.server import RUNNING
 from backend.services.broadcasts import create_broadcast
-from backend.services.context import OutboxSignal, ServiceContext
+from backend.services.context import ServiceContext, Signal
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
 from backend.storage import outbox as outbox_store
@@ -73,7 +73,7 @@ def sends(bot_api: SandboxBotApi, chat_id: int | None = None) -> int:
 
 def sender_for(db: Database, bot: Bot, clock: FixedClock, **options) -> OutboxSender:
     options.setdefault("rate", 1000)
-    return OutboxSender(db, bot, Renderer(catalogs(), clock), OutboxSignal(), **options)
+    return OutboxSender(db, bot, Renderer(catalogs(), clock), Signal(), **options)
 
 
 async def test_a_sender_killed_mid_broadcast_loses_nothing(

@@ -20,7 +20,7 @@ from backend.config.settings import DEFAULT_REGIONS_FILE
 from backend.domain.clock import FixedClock
 from backend.domain.messages import Kind, Outgoing, Priority
 from backend.domain.rules import Finding, Rule
-from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.services.setup import reload_regions
 from backend.storage import escalations, outbox, rounds
 from backend.storage.database import Database
@@ -630,7 +630,7 @@ async def test_the_cli_applies_it_and_a_new_region_is_partitioned_when_read(
             regions=RegionDirectory(load_regions(DEFAULT_REGIONS_FILE)),
             clock=FixedClock(NOW),
             languages=("en", "pl"),
-            outbox=OutboxSignal(),
+            outbox=Signal(),
         )
         assert await reload_regions(ctx, regions)
         for table in await _tables(db):

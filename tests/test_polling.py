@@ -1,5 +1,5 @@
 """Long polling survives what a Bot API server may answer: a refused token or an unknown method
-(401/404), answers PTB cannot understand, and an update it cannot parse (skipped by its id, its
+(401/404), answers PTB cannot understand, and an update it cannot parse (parked by its id, its
 content never logged)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ def failures(error: str) -> float:
     return metrics.POLL_FAILURES.labels(error)._value.get()
 
 
-async def test_an_update_that_cannot_be_parsed_is_skipped_by_its_id(
+async def test_an_update_that_cannot_be_parsed_is_parked_by_its_id(
     service: TestClient, bot_api: SandboxBotApi, caplog: pytest.LogCaptureFixture
 ) -> None:
     citizen = bot_api.user(5101, "Poll", "en")
@@ -27,11 +27,11 @@ async def test_an_update_that_cannot_be_parsed_is_skipped_by_its_id(
         "callback_query",
         {"id": "77", "from": {"id": 5101, "is_bot": False, "first_name": secret}, "data": "x"},
     )
-    skipped = metrics.UPDATES_SKIPPED._value.get()
+    parked = metrics.UPDATES_PARKED.labels("TypeError")._value.get()
     with caplog.at_level(logging.INFO):  # telegram logs calls at DEBUG; never in production
         await citizen.send_text("/help")
         await citizen.wait_for_message()
-    assert metrics.UPDATES_SKIPPED._value.get() == skipped + 1
+    assert metrics.UPDATES_PARKED.labels("TypeError")._value.get() == parked + 1
     assert not bot_api.state.updates.pending  # confirmed, not fetched again and again
     assert str(bad["update_id"]) in caplog.text
     assert secret not in caplog.text

@@ -11,7 +11,7 @@ from telegram import Bot
 from backend.domain.clock import FixedClock
 from backend.domain.messages import Kind, Outgoing, Priority
 from backend.i18n import catalogs
-from backend.services.context import OutboxSignal
+from backend.services.context import Signal
 from backend.storage import outbox
 from backend.storage.database import Database
 from bot.pacing import Pacer
@@ -29,7 +29,7 @@ async def sender(
         # Each test starts with an empty outbox.
         await conn.execute("DELETE FROM outbox")
     async with Bot(BOT_TOKEN, base_url=bot_api.base_url) as bot:
-        yield OutboxSender(db, bot, Renderer(catalogs(), clock), OutboxSignal(), rate=1000)
+        yield OutboxSender(db, bot, Renderer(catalogs(), clock), Signal(), rate=1000)
 
 
 def reply(

@@ -84,6 +84,8 @@ class Case:
     label: str | None = None  # whom the prompts are for, in a household
     prompt_order: int = 0  # the order in which a household is asked
     language_chosen: bool = True  # see NewCase
+    # The non-reporting rule raised an alert that may still be open: an answer looks for it.
+    silence_alerted: bool = False
 
     @property
     def reference(self) -> str:

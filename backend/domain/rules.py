@@ -149,19 +149,43 @@ def evaluate(
         if len(present) >= group.any:
             found(Rule.SYMPTOMATIC, {"any": group.any, "symptoms": present})
             break
-    if kind in rules.first_symptom_kinds:
-        first = [code for code in reading.symptoms if code in rules.first_symptom]
+    first = _first_symptoms(rules, kind, reading)
+    if first:
         before = any(
             code in rules.first_symptom
             for entry in earlier
             if entry.local_date <= reading.local_date
             for code in entry.symptoms
         )
-        if first and not before:
+        if not before:
             found(Rule.FIRST_SYMPTOM, {"symptoms": first})
     if _worse_days_in_a_row(reading, earlier) >= rules.worsening_days:
         found(Rule.WORSENING, {"days": rules.worsening_days})
     return findings
+
+
+def may_raise(rules: Rules, kind: str, reading: Reading) -> bool:
+    """Whether ``evaluate`` could find anything in this reading, whatever came before: what it
+    finds without earlier entries (earlier entries can only take the first-symptom rule away),
+    or a day that feels worse (earlier worse days can add the worsening rule). A person who is
+    well raises nothing, which is most of the morning's answers."""
+    return bool(evaluate(rules, kind, reading, ())) or reading.trend == "worse"
+
+
+def history_matters(rules: Rules, kind: str, reading: Reading) -> bool:
+    """Whether ``evaluate`` would look at the earlier entries for this reading at all: only
+    the first-symptom rule (a reading with a characteristic symptom) and the worsening rule (a
+    reading that feels worse) do. Otherwise the earlier entries need not be read, which keeps
+    the morning's thousands of one-tap "all well" answers from reading the diary: under
+    SERIALIZABLE, every such read is a chance to conflict with another person's answer."""
+    return bool(_first_symptoms(rules, kind, reading)) or reading.trend == "worse"
+
+
+def _first_symptoms(rules: Rules, kind: str, reading: Reading) -> list[str]:
+    """The reading's characteristic symptoms, for a kind of case whose first one alerts."""
+    if kind not in rules.first_symptom_kinds:
+        return []
+    return [code for code in reading.symptoms if code in rules.first_symptom]
 
 
 def _worse_days_in_a_row(reading: Reading, earlier: Sequence[Reading]) -> int:

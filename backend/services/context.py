@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from backend.domain.clock import Clock
 from backend.domain.errors import NotFound
@@ -37,10 +37,11 @@ class RegionDirectory:
         return sorted(self._regions)
 
 
-class OutboxSignal:
-    """Wakes the in-process sender as soon as a transaction has enqueued messages.
+class Signal:
+    """Wakes an in-process worker (the sender, the alert checker) as soon as a transaction has
+    queued work for it.
 
-    Other instances' messages are found by the sender's periodic poll; this only removes the
+    Other instances' work is found by the worker's periodic poll; this only removes the
     latency for our own.
     """
 
@@ -64,5 +65,6 @@ class ServiceContext:
     regions: RegionDirectory
     clock: Clock
     languages: tuple[str, ...]  # languages with a shipped catalog
-    outbox: OutboxSignal
+    outbox: Signal
     send_rate: float = 30.0  # messages per second the sender may use; rounds are spread by it
+    checks: Signal = field(default_factory=Signal)  # entries queued for the alert rules

@@ -29,7 +29,14 @@ from backend.domain.errors import Conflict, NotFound
 from backend.domain.messages import Kind, Outgoing, Priority
 from backend.domain.questionnaire import Answer
 from backend.domain.regions import Region
-from backend.domain.rules import Finding, Reading, Rule, evaluate, non_reporting_since
+from backend.domain.rules import (
+    Finding,
+    Reading,
+    Rule,
+    evaluate,
+    history_matters,
+    non_reporting_since,
+)
 from backend.domain.staff import StaffMember
 from backend.services import audit
 from backend.services.context import ServiceContext
@@ -61,11 +68,13 @@ async def on_entry(
     """
     region = ctx.regions.require(case.region)
     now = ctx.clock.now()
-    entries = await entry_store.find_for_case(conn, case.region, case.id)
-    earlier = [_reading(e) for e in entries if e.id != entry_id]
     reading = Reading(
         local_date, answer.feeling_well, answer.symptoms, answer.temperature_c, answer.trend
     )
+    earlier = []
+    if history_matters(region.rules, case.kind, reading):
+        entries = await entry_store.find_for_case(conn, case.region, case.id)
+        earlier = [_reading(e) for e in entries if e.id != entry_id]
     raised: list[Escalation] = []
     first_new: Escalation | None = None
     repeated: list[UUID] = []
@@ -83,11 +92,14 @@ async def on_entry(
     for post_id in dict.fromkeys(repeated):
         if first_new is None or post_id != first_new.post_id:
             await refresh_post(ctx, conn, case.region, case.id, post_id)
-    # A report came in: the person is not silent any more.
-    silent = await store.open_for_case(conn, case.region, case.id, Rule.NON_REPORTING.value)
-    if silent:
-        await store.resolve(conn, case.region, silent.id, None, "report received", now)
-        await refresh_posts(ctx, conn, silent.id, case.region)
+    # A report came in: the person is not silent any more. Looked for only where the sweep
+    # raised such an alert (the case's hint), not by every answer of the morning.
+    if case.silence_alerted:
+        silent = await store.open_for_case(conn, case.region, case.id, Rule.NON_REPORTING.value)
+        if silent:
+            await store.resolve(conn, case.region, silent.id, None, "report received", now)
+            await refresh_posts(ctx, conn, silent.id, case.region)
+        await case_store.set_silence_alerted(conn, case.region, case.id, False)
     return raised
 
 
@@ -463,6 +475,7 @@ async def check_silence(ctx: ServiceContext, region_id: str) -> int:
             case = await case_store.get_case(conn, [region.id], case_id)
             if finding and case:
                 await raise_and_post(ctx, conn, region, case, finding, now)
+                await case_store.set_silence_alerted(conn, case.region, case.id, True)
                 raised += 1
         return raised
 

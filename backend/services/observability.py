@@ -6,10 +6,11 @@ import asyncpg
 
 from backend import metrics
 from backend.services.context import ServiceContext
+from backend.storage import entry_checks
 
 
 async def refresh_gauges(ctx: ServiceContext) -> None:
-    async def read(conn: asyncpg.Connection) -> tuple[list, list]:
+    async def read(conn: asyncpg.Connection) -> tuple[list, list, int]:
         depth = await conn.fetch(
             """
             SELECT priority, count(*) AS n FROM outbox
@@ -22,9 +23,10 @@ async def refresh_gauges(ctx: ServiceContext) -> None:
             WHERE status <> 'resolved' GROUP BY region, severity
             """
         )
-        return depth, alerts
+        return depth, alerts, await entry_checks.pending(conn)
 
-    depth, alerts = await ctx.db.transaction(read)
+    depth, alerts, checks = await ctx.db.transaction(read)
+    metrics.ALERT_CHECKS_PENDING.set(checks)
     for priority in range(4):
         metrics.OUTBOX_DEPTH.labels(str(priority)).set(0)
     for row in depth:

@@ -19,9 +19,10 @@ from backend import metrics
 from backend.domain import questionnaire
 from backend.domain.cases import Case, quarantine_day
 from backend.domain.messages import Kind
+from backend.domain.prompt_screen import OnScreen
 from backend.domain.questionnaire import Action, Draft, Outcome, Step
 from backend.domain.regions import Region
-from backend.services import escalations
+from backend.services import alert_checks
 from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
 from backend.services.context import ServiceContext
 from backend.storage import entries as entry_store
@@ -52,8 +53,12 @@ async def press(
         if not prompt or not case or not region or not prompt.latest or message_id is None:
             chat.replies.notice(query_id, "question_closed")
             return
-        messages = await _messages(conn, chat, prompt)
-        if messages and message_id in messages.replaced:
+        screen = OnScreen.from_draft(prompt.draft)
+        current = screen.shows(message_id)
+        if current is None:
+            messages = await _messages(conn, chat, prompt)
+            current = not (messages and message_id in messages.replaced)
+        if not current:
             # The step was sent again below: only that copy answers, so that two copies
             # can never move the questionnaire apart (or store an answer twice).
             chat.replies.notice(query_id, "question_closed")
@@ -65,7 +70,7 @@ async def press(
         if outcome.problem:
             chat.replies.notice(query_id, outcome.problem.value)
             return
-        await _advance(ctx, conn, chat, case, prompt, outcome, message_id)
+        await _advance(ctx, conn, chat, case, prompt, outcome, screen.pressed_on(message_id))
         chat.replies.notice(query_id, "recorded" if outcome.answer else None)
 
     return await once(ctx, update, handle)
@@ -97,7 +102,8 @@ async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, messa
     if old_message is not None:
         chat.replies.add(Kind.CLEAR_BUTTONS, message_id=old_message)
     # The next question goes below the typed answer, where the person is looking.
-    await _advance(ctx, conn, chat, case, prompt, outcome, message_id=None)
+    screen = OnScreen.from_draft(prompt.draft).sent_anew(old_message)
+    await _advance(ctx, conn, chat, case, prompt, outcome, screen)
 
 
 async def _advance(
@@ -107,26 +113,31 @@ async def _advance(
     case: Case,
     prompt: Prompt,
     outcome: Outcome,
-    message_id: int | None,
+    screen: OnScreen,
 ) -> None:
-    """Store the new step (and the entry when sent); show it on the prompt message."""
+    """Store the new step (and the entry when sent); show it where ``screen`` says: edited
+    on the message pressed, or sent anew."""
     now = ctx.clock.now()
-    state = {**outcome.draft.to_json(), "message_id": message_id}
+    state = {**outcome.draft.to_json(), **screen.to_draft()}
     answered_at = prompt.answered_at or (now if outcome.answer else None)
     await prompt_store.save_draft(conn, prompt, outcome.draft.step.value, state, answered_at)
-    view = question_view(case, prompt, outcome.draft, message_id)
+    view = question_view(case, prompt, outcome.draft, screen.pressed)
     if outcome.answer:
         entry_id = await entry_store.save_entry(
             conn, case.region, case.id, prompt.id, prompt.local_date, outcome.answer, now
         )
-        # The rules run in the transaction that stores the entry: alert and entry commit
-        # together, or neither does.
-        await escalations.on_entry(ctx, conn, case, entry_id, prompt.local_date, outcome.answer)
+        region = ctx.regions.require(case.region)
+        # The entry is queued for the alert rules in the transaction that stores it: both
+        # commit, or neither does (services.alert_checks says why not the rules right here).
+        queued = await alert_checks.queue_if_needed(
+            conn, region, case, entry_id, prompt.local_date, outcome.answer
+        )
+        if queued:
+            chat.replies.after_commit.append(ctx.checks.notify)
         chat.replies.after_commit.append(metrics.ENTRIES_STORED.labels(case.region).inc)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None
-        region = ctx.regions.get(case.region)
-        if region and set(outcome.answer.symptoms) & set(region.rules.red_flags):
+        if set(outcome.answer.symptoms) & set(region.rules.red_flags):
             # The authority is alerted, but may not look for a while: say whom to call now.
             view["urgent"] = region.emergency_number
         await _release_next_of_household(conn, chat, prompt)
@@ -149,7 +160,7 @@ async def show_again(conn: asyncpg.Connection, chat: Chat) -> None:
         chat.speak_as(case)
         chat.replies.add(Kind.CLEAR_BUTTONS, message_id=shown)
         # The new copy's id is known once it is sent (its outbox row): until then, none.
-        state = {**prompt.draft, "message_id": None}
+        state = {**prompt.draft, **OnScreen.from_draft(prompt.draft).sent_anew(shown).to_draft()}
         await prompt_store.save_draft(conn, prompt, prompt.step, state, prompt.answered_at)
         draft = Draft.from_stored(prompt.step, prompt.draft)
         view = question_view(case, prompt, draft, None)
@@ -167,7 +178,7 @@ async def _messages(
 async def on_screen(conn: asyncpg.Connection, chat: Chat, prompt: Prompt) -> int | None:
     """The message showing the prompt's step now, if known: the one last pressed, else the
     one last sent for it; None while that is still on its way (or was never sent)."""
-    pressed = prompt.draft.get("message_id")
+    pressed = OnScreen.from_draft(prompt.draft).pressed
     if pressed is not None:
         return pressed
     messages = await _messages(conn, chat, prompt)

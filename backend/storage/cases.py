@@ -18,7 +18,7 @@ from backend.domain.cases import Case, NewCase
 _COLUMNS = """
     region, id, kind, status, quarantine_start, quarantine_end, language, staff_reference,
     chat_id, created_at, activated_at, closed_at, unreachable_at, stopped_at, label,
-    prompt_order, language_chosen
+    prompt_order, language_chosen, silence_alerted
 """
 
 
@@ -41,6 +41,7 @@ def _case(row: asyncpg.Record) -> Case:
         label=row["label"],
         prompt_order=row["prompt_order"],
         language_chosen=row["language_chosen"],
+        silence_alerted=row["silence_alerted"],
     )
 
 
@@ -190,6 +191,18 @@ async def close_finished(
         kind,
     )
     return rows[0]["n"]
+
+
+async def set_silence_alerted(
+    conn: asyncpg.Connection, region: str, case_id: UUID, alerted: bool
+) -> None:
+    """The hint that a non-reporting alert may be open (migration 0012)."""
+    await conn.execute(
+        "UPDATE cases SET silence_alerted = $3 WHERE region = $1 AND id = $2",
+        region,
+        case_id,
+        alerted,
+    )
 
 
 async def mark_unreachable(conn: asyncpg.Connection, chat_id: int) -> int:

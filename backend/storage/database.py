@@ -14,6 +14,7 @@ import contextlib
 import logging
 import random
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Concatenate, ParamSpec, TypeVar
 
@@ -41,6 +42,12 @@ UNAVAILABLE = (
     # URL with target_session_attrs=read-write).
     asyncpg.ReadOnlySQLTransactionError,
 )
+
+
+# What the transactions of the current task are for, in the retries metric: set once by the
+# task that does that work (bot.ingest: "update"; the sender: "sender"), inherited by what it
+# starts, "other" for the rest.
+WORK: ContextVar[str] = ContextVar("work", default="other")
 
 
 class DatabaseUnreachable(RuntimeError):
@@ -156,8 +163,16 @@ class Database:
                 if attempt >= self.retry.attempts:
                     raise
                 self.retries += 1
-                TRANSACTION_RETRIES.inc()
-                log.debug("transaction retry %d after %s", attempt, exc.sqlstate)
+                TRANSACTION_RETRIES.labels(WORK.get()).inc()
+                # Which unit of work conflicted, and PostgreSQL's reason (no data in either).
+                log.debug(
+                    "transaction retry %d of %s (%s) after %s: %s",
+                    attempt,
+                    getattr(fn, "__qualname__", "?"),
+                    WORK.get(),
+                    exc.sqlstate,
+                    exc.detail,
+                )
                 await asyncio.sleep(self.retry.delay(attempt))
 
     async def keyed_transaction(
@@ -188,7 +203,7 @@ class Database:
                     raise
                 attempt += 1
                 self.retries += 1
-                TRANSACTION_RETRIES.inc()
+                TRANSACTION_RETRIES.labels(WORK.get()).inc()
                 log.warning("database unavailable (%s); retrying by key", type(exc).__name__)
                 await asyncio.sleep(min(1.0, 0.05 * 2**attempt))
 

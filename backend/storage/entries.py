@@ -83,6 +83,13 @@ async def save_entry(
     return rows[0]["id"]
 
 
+async def get(conn: asyncpg.Connection, region: str, entry_id: UUID) -> Entry | None:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM diary_entries WHERE region = $1 AND id = $2", region, entry_id
+    )
+    return _entry(rows[0]) if rows else None
+
+
 async def latest_for_case(
     conn: asyncpg.Connection, region: str, case_id: UUID, local_date: date
 ) -> Entry | None:

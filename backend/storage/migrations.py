@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 
 from backend.storage.database import Database
+from backend.storage.tuning import tune_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -135,4 +136,5 @@ async def migrate(db: Database, directory: Path = MIGRATIONS_DIR) -> list[Migrat
                 )
             log.info("migration %04d_%s applied", migration.version, migration.name)
             done.append(migration)
+    await tune_postgresql(db)
     return done

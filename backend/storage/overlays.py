@@ -42,6 +42,7 @@ from typing import Concatenate, ParamSpec, TypeVar
 import asyncpg
 
 from backend.storage.database import RETRYABLE, Database
+from backend.storage.tuning import tune_postgresql
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,7 @@ async def apply_postgresql_partitioning(
             db, lock_timeout=lock_timeout, statement_timeout=statement_timeout
         )
     )
+    await tune_postgresql(db)  # the partitions get the tables' storage settings (logged)
     return done
 
 
@@ -176,6 +178,8 @@ async def add_region_partitions(
             if message is not None:
                 log.info("overlay: %s", message)
                 done.append(message)
+    if done:
+        await tune_postgresql(db)  # new partitions get the tables' storage settings (logged)
     return done
 
 

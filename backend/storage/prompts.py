@@ -100,10 +100,11 @@ async def save_draft(
 ) -> None:
     await conn.execute(
         """
-        UPDATE prompts SET step = $3, draft = $4::JSONB, answered_at = $5, updated_at = now()
-        WHERE region = $1 AND id = $2
+        UPDATE prompts SET step = $4, draft = $5::JSONB, answered_at = $6, updated_at = now()
+        WHERE region = $1 AND case_id = $2 AND id = $3
         """,
         prompt.region,
+        prompt.case_id,
         prompt.id,
         step,
         json.dumps(draft),

@@ -22,7 +22,7 @@ from backend.domain.clock import SystemClock
 from backend.domain.questionnaire import Answer
 from backend.i18n import catalogs
 from backend.services import escalations
-from backend.services.context import OutboxSignal, RegionDirectory, ServiceContext
+from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
 from backend.storage import groups as group_store
@@ -47,7 +47,7 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
             regions=RegionDirectory(regions),
             clock=SystemClock(),
             languages=shipped.languages,
-            outbox=OutboxSignal(),
+            outbox=Signal(),
             send_rate=30,
         )
         region_ids = sorted(regions)
@@ -74,7 +74,7 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
                 db,
                 bot,
                 Renderer(shipped, ctx.clock, ctx.regions),
-                ctx.outbox if wake else OutboxSignal(),
+                ctx.outbox if wake else Signal(),
                 rate=30,
                 poll_seconds=Settings().sender_poll_seconds,
             )

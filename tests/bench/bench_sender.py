@@ -26,7 +26,7 @@ from telegram import Bot
 from backend.domain.clock import SystemClock
 from backend.domain.messages import Kind, Outgoing, Priority
 from backend.i18n import catalogs
-from backend.services.context import OutboxSignal
+from backend.services.context import Signal
 from backend.storage import outbox
 from backend.storage.database import Database
 from bot.aiohttp_request import AiohttpRequest
@@ -109,7 +109,7 @@ async def fill(db: Database, count: int, priority: Priority = Priority.BROADCAST
 
 def new_sender(db: Database, bot: Bot, rate: float, **options) -> OutboxSender:
     return OutboxSender(
-        db, bot, Renderer(catalogs(), SystemClock()), OutboxSignal(), rate=rate, **options
+        db, bot, Renderer(catalogs(), SystemClock()), Signal(), rate=rate, **options
     )
 
 

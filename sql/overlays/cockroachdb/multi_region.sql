@@ -87,6 +87,11 @@ ALTER TABLE schema_migrations SET LOCALITY GLOBAL;
 -- webhook receivers and the worker should run.
 ALTER TABLE processed_updates SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
 
+ALTER TABLE failed_updates SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
+
+-- Queued by answers everywhere, taken by the one alert checker (beside the sender).
+ALTER TABLE entry_checks SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
+
 ALTER TABLE leases SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;
 
 ALTER TABLE broadcasts SET LOCALITY REGIONAL BY TABLE IN PRIMARY REGION;

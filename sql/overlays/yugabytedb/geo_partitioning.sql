@@ -124,6 +124,7 @@ CREATE TABLE cases (
     purged_at TIMESTAMPTZ,
     entry_count INT4,
     language_chosen BOOL NOT NULL DEFAULT TRUE,
+    silence_alerted BOOL NOT NULL DEFAULT FALSE,
     CONSTRAINT cases_pkey PRIMARY KEY ((region, id) HASH),
     CONSTRAINT cases_region_fkey FOREIGN KEY (region) REFERENCES regions (id),
     CONSTRAINT cases_kind_check CHECK (kind IN ('index', 'contact')),
