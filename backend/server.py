@@ -108,7 +108,7 @@ async def open_database(
                 f"({error.strerror or type(error).__name__}); choose a writable directory."
             ) from None
         log.info("embedded PostgreSQL running under %s", settings.data_dir)
-    await ctx.db.open(url)
+    await ctx.db.open(url, max_size=settings.database_pool_size)
     if apply_migrations is None:
         apply_migrations = settings.embedded_database
     try:

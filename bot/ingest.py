@@ -31,7 +31,7 @@ from backend.services import update_failures
 from backend.services.context import ServiceContext
 from backend.services.update_failures import MAX_ATTEMPTS, Parked
 from backend.storage.database import RETRYABLE, UNAVAILABLE, WORK
-from bot.handlers import chat_update, collecting_failures, update_key
+from bot.handlers import arrived_as, chat_update, collecting_failures, update_key
 
 log = logging.getLogger(__name__)
 
@@ -98,13 +98,15 @@ class UpdateProcessor:
             log.warning("update %s cannot be parsed (%s)", update_id, type(error).__name__)
             digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
             return await self._park(Parked(f"{update_id}:unread:{digest}", type(error).__name__))
-        with collecting_failures() as failures:
-            await self.application.process_update(update)
-        if not failures:
-            return Outcome.DONE
-        return await self._failed(update, failures[-1])
+        # Keyed as it arrived, in processing and in parking alike (a redelivery must match).
+        with arrived_as(data):
+            with collecting_failures() as failures:
+                await self.application.process_update(update)
+            if not failures:
+                return Outcome.DONE
+            return await self._failed(update, update_key(update), failures[-1])
 
-    async def _failed(self, update: Update, error: BaseException) -> Outcome:
+    async def _failed(self, update: Update, key: str, error: BaseException) -> Outcome:
         """Log and count the failure; park the update once it has failed too often.
 
         Contention (a conflict that outlasted its retries) and a database that is away are
@@ -114,7 +116,6 @@ class UpdateProcessor:
         if isinstance(error, UNAVAILABLE):
             log.warning("update %s not committed: database away (%s)", update.update_id, name)
             return Outcome.RETRY  # nothing to count with: Telegram delivers it again later
-        key = update_key(update)
         try:
             attempts = await update_failures.record_failure(self.ctx, key, name)
         except (*UNAVAILABLE, asyncpg.PostgresError) as failure:

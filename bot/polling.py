@@ -88,12 +88,13 @@ class PollWindow:
             return min(self._unfinished)
         return None if self._last is None else self._last + 1
 
-    def take(self, raw: list[Any]) -> list[dict]:
-        """The updates of a batch not taken before. With updates in hand, Telegram sends the
-        unfinished ones again, and any finished after them: those are skipped. With none in
-        hand, everything below the offset was confirmed, so all that comes is new (lower
-        ids than before too: a Bot API server that numbers anew)."""
-        repeats_possible = self.busy
+    def take(self, raw: list[Any], offset: int | None) -> list[dict]:
+        """The updates of a batch fetched with ``offset`` that were not taken before. An
+        offset at or below the last update taken was sent while updates were in hand:
+        Telegram sends those again (and any finished after them), and they are skipped, even
+        if they finished while the batch was on its way. An offset past it confirmed
+        everything: all that comes is new (lower ids too: a Bot API server numbering anew)."""
+        repeats_possible = offset is not None and self._last is not None and offset <= self._last
         fresh = []
         for data in raw:
             update_id = update_id_of(data)
@@ -152,13 +153,14 @@ async def _poll(
                 await asyncio.sleep(timeout / 2)
                 continue
             started = loop.time()
+            offset = window.offset
             try:
-                raw = await _fetch(application, window.offset, 0 if window.busy else timeout)
+                raw = await _fetch(application, offset, 0 if window.busy else timeout)
             except TimedOut:
                 # The server held the long poll past our read timeout: nothing came, no error.
                 raw = []
             health.polled()
-            fresh = window.take(raw)
+            fresh = window.take(raw, offset)
             for data in fresh:
                 lanes.add(data, window.finished)
             if fresh:

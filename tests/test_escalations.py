@@ -524,13 +524,10 @@ def new_alerts_about(group: SandboxGroup, reference: str) -> list[dict]:
 async def redeliver_last_press(service: TestClient, bot_api: SandboxBotApi) -> None:
     """Telegram delivers the last button press again (same update id, same content), as it
     does when the bot did not confirm it in time: through the running bot, as delivered."""
-    from telegram import Update
-
-    application = service.app[RUNNING].get()
     query = list(bot_api.state.callback_queries.values())[-1]["query"]
     update_id = bot_api.state.updates.next_update_id - 1
-    update = Update.de_json({"update_id": update_id, "callback_query": query}, application.bot)
-    await application.process_update(update)
+    data = {"update_id": update_id, "callback_query": query}
+    assert (await service.app[RUNNING].processor().process(data)).confirm
 
 
 async def test_one_entry_crossing_several_rules_is_one_message_and_claim_takes_the_case(

@@ -16,6 +16,9 @@ from uuid import UUID
 class Priority(IntEnum):
     """Lower is sent first: an authority alert must never wait behind a broadcast."""
 
+    # Authority alerts, and the answer to a button press: no flood limit applies to it, and
+    # the person watches a spinner until it arrives (at the morning peak it waited behind
+    # everyone's edits, which Telegram's limit paces).
     ALERT = 0
     INTERACTIVE = 1
     PROMPT = 2

@@ -49,7 +49,7 @@ class Replies:
                 chat_id=self.update.chat_id,
                 kind=kind,
                 language=self.language,
-                priority=Priority.INTERACTIVE,
+                priority=Priority.ALERT if kind == Kind.ANSWER_CALLBACK else Priority.INTERACTIVE,
                 dedup_key=f"update:{self.update.key}:{len(self.messages)}",
                 payload=payload,
                 region=self.region,

@@ -31,17 +31,19 @@ class OutboxRow:
     priority: int = 0
 
 
+_ENQUEUED = ("region", "dedup_key", "priority", "kind", "chat_id", "language", "payload", "seq",
+             "subject_id")  # fmt: skip
+
+
 async def enqueue(conn: asyncpg.Connection, messages: Iterable[Outgoing]) -> int:
-    """Add messages (in order) unless their dedup key exists; return how many were added."""
-    added = 0
+    """Add messages (in order) unless their dedup key exists; return how many were added.
+
+    One statement for all of them: each statement is a round trip, and an update's replies
+    are written in every answer's transaction."""
+    values: list[object] = []
+    rows = []
     for seq, message in enumerate(messages):
-        status = await conn.execute(
-            """
-            INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload, seq,
-                                subject_id)
-            VALUES ($1, $2, $3, $4, $5, $6, $7::JSONB, $8, $9)
-            ON CONFLICT (region, dedup_key) DO NOTHING
-            """,
+        row = (
             message.region,
             message.dedup_key,
             int(message.priority),
@@ -52,8 +54,27 @@ async def enqueue(conn: asyncpg.Connection, messages: Iterable[Outgoing]) -> int
             seq,
             message.subject_id,
         )
-        added += int(status.split()[-1])
-    return added
+        first = len(values) + 1
+        values.extend(row)
+        # Each value next to its column, by position: $n::JSONB for the payload.
+        rows.append(
+            "("
+            + ", ".join(
+                f"${first + i}::JSONB" if column == "payload" else f"${first + i}"
+                for i, column in enumerate(_ENQUEUED)
+            )
+            + ")"
+        )
+    if not rows:
+        return 0
+    status = await conn.execute(
+        f"""
+        INSERT INTO outbox ({", ".join(_ENQUEUED)}) VALUES {", ".join(rows)}
+        ON CONFLICT (region, dedup_key) DO NOTHING
+        """,
+        *values,
+    )
+    return int(status.split()[-1])
 
 
 async def claim_due(
