@@ -171,7 +171,7 @@ async def pgbench(server_url: str, seconds: int = PGBENCH_SECONDS, clients: int 
         init = await _run(binary, "-i", "-q", "-s", "10", database, env=env)
         assert init.returncode == 0, init.stdout
         run = await _run(
-            binary, "-c", str(clients), "-j", "2", "-T", str(seconds), "-M", "prepared", "-n",
+            binary, "-c", str(clients), "-j", "2", "-T", str(seconds), "-n",
             database, env=env,
         )  # fmt: skip
         match = re.search(rb"tps = ([0-9.]+)", run.stdout)
@@ -224,6 +224,7 @@ async def _database_behind_proxy(url: str, delay_ms: float) -> AsyncIterator[str
 
 WATCHED = (
     "diary_transaction_retries_total",
+    "diary_messages_sent_total",
     "diary_updates_processed_total",
     "diary_updates_parked_total",
 )
@@ -265,29 +266,81 @@ async def _entries(db: Database) -> dict:
     return dict(rows[0])
 
 
+class RateSampler:
+    """Samples the service's counters while a phase runs: the highest rate of processed
+    updates (and of messages sent) over any ``window`` seconds, i.e. the capacity while work
+    was waiting, which the average over the whole phase hides (its tail is people stepping
+    through the questionnaire one message at a time)."""
+
+    def __init__(self, http: aiohttp.ClientSession, base: str, every: float = 0.5):
+        self.http, self.base, self.every = http, base, every
+        self.samples: list[tuple[float, float, float]] = []
+        self._task: asyncio.Task | None = None
+
+    async def _run(self) -> None:
+        while True:
+            found = await _metrics(self.http, self.base)
+            self.samples.append(
+                (
+                    time.monotonic(),
+                    _delta(found, {}, "diary_updates_processed_total"),
+                    _delta(found, {}, "diary_messages_sent_total"),
+                )
+            )
+            await asyncio.sleep(self.every)  # a sampling interval, not a synchronisation
+
+    def __enter__(self) -> RateSampler:
+        self._task = asyncio.create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+    def peak(self, column: int, window: float = 5.0) -> float:
+        best = 0.0
+        for i, (start, *_) in enumerate(self.samples):
+            for end in self.samples[i + 1 :]:
+                if end[0] - start >= window:
+                    best = max(best, (end[column] - self.samples[i][column]) / (end[0] - start))
+                    break
+        return best
+
+
 async def _phase(
-    db: Database, http: aiohttp.ClientSession, base: str, token: str, town: Child, rate: float
+    db: Database,
+    http: aiohttp.ClientSession,
+    base: str,
+    token: str,
+    town: Child,
+    rate: float,
+    flood: bool = False,
 ) -> dict:
     import json
 
     before = await _metrics(http, base)
-    await _round(http, base, token)
-    town.send(f"ANSWER {rate}")
-    answered = json.loads(await town.expect("ANSWERED"))
+    with RateSampler(http, base) as sampler:
+        await _round(http, base, token)
+        town.send("FLOOD" if flood else f"ANSWER {rate}")
+        answered = json.loads(await town.expect("ANSWERED"))
     after = await _metrics(http, base)
     stored = await _entries(db)
     updates = _delta(after, before, "diary_updates_processed_total")
     retries = _delta(after, before, 'diary_transaction_retries_total{work="update"}')
     busy = answered["busy_s"] or float("nan")
+    offered = answered["presses"] + answered["typed"]
     return {
         "offered_rate": rate,
-        "updates": updates,
-        "updates_per_s": (answered["presses"] + answered["typed"]) / busy,
+        "updates_sent": offered,
+        "updates_processed": updates,  # redeliveries and retries of one update count again
+        "updates_per_s": offered / busy,
+        "peak_updates_per_s": sampler.peak(1),
+        "peak_messages_sent_per_s": sampler.peak(2),
         "entries": stored["entries"],
         "entries_per_s": stored["entries"] / busy,
         "answers_lost": CITIZENS - stored["people"],
         "stored_twice": stored["entries"] - stored["people"],
-        "retries_per_update": retries / updates if updates else None,
+        "retries_per_update": retries / offered if offered else None,
         "parked": _delta(after, before, "diary_updates_parked_total"),
         "not_committed": _delta(after, before, 'diary_updates_processed_total{outcome="retry"}'),
         "ack_p50_s": answered["ack"]["p50_s"],
@@ -309,6 +362,7 @@ async def _serve(mode: str, url: str, api_url: str, regions: Path, log: Path) ->
         "DIARY_PAID_BROADCAST": "true",
         "DIARY_LOG_LEVEL": "WARNING",
         "DIARY_REGIONS_FILE": str(regions),
+        "DIARY_DATABASE_POOL_SIZE": os.environ.get("BENCH_PEAK_POOL", "10"),
     }
     if mode == "webhook":
         env["DIARY_WEBHOOK_URL"] = f"http://127.0.0.1:{port}/telegram/webhook"
@@ -347,9 +401,9 @@ async def run_mode(mode: str, delay_ms: float = 0.0) -> dict:
                         activated = json.loads(await town.expect("ACTIVATED"))
                         after = await _metrics(http, base)
                         burst = await _phase(db, http, base, token, town, 0)
-                        paced = await _phase(
-                            db, http, base, token, town, burst["updates_per_s"] / 2
-                        )
+                        flood = await _phase(db, http, base, token, town, 0, flood=True)
+                        capacity = flood["peak_updates_per_s"]
+                        paced = await _phase(db, http, base, token, town, capacity / 2)
                 finally:
                     serve.terminate()
                     await serve.wait()
@@ -372,6 +426,8 @@ async def run_mode(mode: str, delay_ms: float = 0.0) -> dict:
                 / max(1.0, _delta(after, before, "diary_updates_processed_total")),
             },
             "burst": burst,
+            "flood": flood,
+            "capacity_updates_per_s": capacity,
             "paced": paced,
             "serialization_errors_logged": errors.count("SerializationError"),
             "handler_errors_logged": errors.count("error while handling update"),

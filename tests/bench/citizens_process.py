@@ -12,6 +12,8 @@ lines of ``<chat id> <code>``). Commands on standard input, answers on standard 
                         trend, no note). ``<rate>`` > 0 spaces all presses and typed answers
                         evenly at that many per second (the whole town's), 0 does not
     ANSWERED <json>     once every person is done (or gave up waiting)
+    FLOOD               as ANSWER 0, but everyone waits until every prompt has arrived and
+                        then all press at once: the offered load is the whole town's at once
 
 A press is acknowledged when the bot answers its callback query (``answerCallbackQuery``);
 the latency is measured from the moment the press is queued for the bot.
@@ -81,6 +83,8 @@ class Town:
         self.acked: dict[str, float] = {}
         self.waiting: dict[str, asyncio.Future] = {}
         self.limiter: AsyncLimiter | None = None
+        self.prompted = 0
+        self.everyone_prompted: asyncio.Event | None = None
         self.typed = 0
         self.problems: Counter[str] = Counter()
         record = server.state.record_answer
@@ -131,12 +135,15 @@ class Town:
             "problems": dict(self.problems),
         }
 
-    async def answer(self, rate: float) -> dict:
+    async def answer(self, rate: float, flood: bool = False) -> dict:
         self.limiter = AsyncLimiter(1, 1 / rate) if rate > 0 else None
+        self.prompted = 0
+        self.everyone_prompted = asyncio.Event() if flood else None
         self.pressed.clear()
         self.acked.clear()
         self.problems.clear()
         self.typed = 0
+        first_id = self.server.state.updates.next_update_id
         started = time.monotonic()
         outcomes = await asyncio.gather(
             *(self._answer(chat, person) for chat, person in self.people.items())
@@ -150,6 +157,7 @@ class Town:
             "presses": len(self.pressed),
             "acknowledged": len(latencies),
             "typed": self.typed,
+            "updates_pushed": self.server.state.updates.next_update_id - first_id,
             "first_press_s": first_press - started,
             "last_done_s": (max(done) - started) if done else None,
             "busy_s": (max(done) - first_press) if done else None,
@@ -165,6 +173,11 @@ class Town:
         except TimeoutError:
             self.problems["no prompt"] += 1
             return None
+        if self.everyone_prompted is not None:
+            self.prompted += 1
+            if self.prompted == len(self.people):
+                self.everyone_prompted.set()
+            await self.everyone_prompted.wait()
         try:
             if one_tap:
                 await self.press(person, prompt, "well")
@@ -220,6 +233,8 @@ async def serve(codes: dict[int, str], seed: int) -> None:
             print(f"ACTIVATED {json.dumps(await town.activate())}", flush=True)
         elif command == "ANSWER":
             print(f"ANSWERED {json.dumps(await town.answer(float(argument)))}", flush=True)
+        elif command == "FLOOD":
+            print(f"ANSWERED {json.dumps(await town.answer(0, flood=True))}", flush=True)
         elif command == "STOP":
             break
     await server.stop()
