@@ -11,7 +11,6 @@ import sys
 from collections.abc import Sequence
 from dataclasses import replace
 
-import uvloop
 from aiohttp import web
 
 from backend.config.regions import RegionsFileError
@@ -136,10 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings.log_level, settings.log_format, secrets=[settings.telegram_token]
         )
         if args.command == "serve":
-            # uvloop (by asyncpg's authors): the same asyncio, its I/O in C; the service spends
-            # a third of its time in socket calls at the morning peak (benchmark 8).
-            with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
-                runner.run(serve(settings))
+            asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
         elif args.command == "staff" and args.staff_command == "create" and args.login:
