@@ -111,6 +111,13 @@ def _parser() -> argparse.ArgumentParser:
         "group-link", help="a one-time startgroup code that binds a group to the region"
     )
     group.add_argument("--region", required=True)
+    updates = commands.add_parser(
+        "updates", help="Telegram updates whose processing failed"
+    ).add_subparsers(dest="updates_command", required=True)
+    updates.add_parser(
+        "parked", help="updates given up after repeated failures (key, error type, when)"
+    )
+    updates.add_parser("failed", help="the latest failures, parked or still being retried")
     overlay = commands.add_parser(
         "overlay",
         help="PostgreSQL partitioning by region (sql/overlays/; the CockroachDB and YugabyteDB "
@@ -138,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(serve(settings))
         elif args.command == "migrate":
             asyncio.run(run_migrations(settings))
+        elif args.command == "updates":
+            asyncio.run(list_failed_updates(settings, args.updates_command == "parked"))
         elif args.command == "staff" and args.staff_command == "create" and args.login:
             asyncio.run(
                 create_console_member(settings, args.name, args.role, args.region, args.login)
@@ -352,6 +361,28 @@ async def staff_link(settings: Settings, staff_id: str) -> None:
     )
     print(f"/link {link.code}")
     print(f"or open https://t.me/<bot username>?start={link.code}")
+
+
+async def list_failed_updates(settings: Settings, parked_only: bool) -> None:
+    """For an operator: the key (update id and content hash), never the content."""
+    from backend.services.update_failures import failed_updates
+
+    ctx = await _context(settings)
+    try:
+        found = await failed_updates(ctx, parked_only=parked_only)
+    finally:
+        await ctx.db.close()
+    if not found:
+        print("No parked updates." if parked_only else "No failed updates.")
+        return
+    print("update id        attempts  error                      last failure          parked")
+    for row in found:
+        update_id = row.update_key.partition(":")[0]
+        parked = f"{row.parked_at:%Y-%m-%d %H:%M:%S}" if row.parked_at else "-"
+        print(
+            f"{update_id:<16} {row.attempts:>8}  {row.error[:26]:<26} "
+            f"{row.last_failed_at:%Y-%m-%d %H:%M:%S}   {parked}"
+        )
 
 
 async def group_link(settings: Settings, region_id: str) -> None:

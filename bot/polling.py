@@ -45,6 +45,10 @@ ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 MAX_BACKOFF = 60.0
 BATCH = 100  # getUpdates' largest limit
 RECHECK = 0.25  # seconds: how long to wait for progress before asking Telegram again
+# While updates are in hand, Telegram answers every getUpdates at once with them all again (up
+# to 100): asked after every finished update, the poller spent more time reading repeats than
+# the updates took. At most this often, then, unless the last answer brought new ones.
+BUSY_INTERVAL = 0.05
 SHUTDOWN_GRACE = 5.0  # seconds the updates in hand get to finish when the poller stops
 
 
@@ -167,6 +171,8 @@ async def _poll(
                 continue  # the batch may have been full: ask for more at once
             if window.busy:
                 await window.progress(RECHECK)
+                # A pacing of our own requests, not a wait for something to happen.
+                await asyncio.sleep(max(0.0, started + BUSY_INTERVAL - loop.time()))
             elif loop.time() - started < 1:
                 # A Bot API server that ignores the long-poll timeout, or a batch of updates
                 # without ids, must not make us spin.

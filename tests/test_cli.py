@@ -76,3 +76,25 @@ async def test_migrate_then_staff_create(repo_root: Path, empty_database_url: st
     assert token.startswith("sd_") and len(token) > 40
     # Nothing secret or personal in what the command logged.
     assert token not in err and "Y" not in err.replace("INFO", "").replace("KEY", "")
+
+
+async def test_an_operator_lists_the_parked_updates(repo_root: Path, database_url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(database_url)
+    try:
+        await conn.execute(
+            "INSERT INTO failed_updates (update_key, attempts, error, parked_at) "
+            "VALUES ('424242:cafe', 5, 'InternalServerError', now()), "
+            "('515151:beef', 2, 'SerializationError', NULL)"
+        )
+    finally:
+        await conn.close()
+    env = {"DIARY_DATABASE_URL": database_url}
+    code, out, err = await run(repo_root, env, "updates", "parked")
+    assert code == 0, err
+    assert "424242" in out and "InternalServerError" in out and "515151" not in out
+    assert "cafe" not in out  # the content's hash stays in the database
+    code, out, err = await run(repo_root, env, "updates", "failed")
+    assert code == 0, err
+    assert "424242" in out and "515151" in out

@@ -32,7 +32,8 @@ async def test_an_update_that_cannot_be_parsed_is_parked_by_its_id(
         await citizen.send_text("/help")
         await citizen.wait_for_message()
     assert metrics.UPDATES_PARKED.labels("TypeError")._value.get() == parked + 1
-    assert not bot_api.state.updates.pending  # confirmed, not fetched again and again
+    queue = bot_api.state.updates  # confirmed by the next getUpdates, not fetched again and again
+    assert await queue.signal.wait_for(lambda: True if not queue.pending else None, 5)
     assert str(bad["update_id"]) in caplog.text
     assert secret not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.CRITICAL]

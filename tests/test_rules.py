@@ -174,3 +174,37 @@ def test_invalid_rules_name_region_rule_and_field(
         load_regions(write(tmp_path, body))
     message = str(raised.value)
     assert "region 'de-x'" in message and expected in message, message
+
+
+def test_what_a_reading_can_raise_is_known_without_its_history() -> None:
+    """may_raise and history_matters decide what the answer's transaction reads and queues
+    (services.alert_checks): they must agree with evaluate for every reading and history."""
+    import itertools
+    from datetime import date, timedelta
+    from decimal import Decimal
+
+    from backend.domain.rules import DEFAULT_RULES, Reading, evaluate, history_matters, may_raise
+
+    day = date(2026, 11, 26)
+    symptom_sets = [(), ("cough",), ("fatigue",), ("fatigue", "headache"), ("chest_pain",)]
+    readings = [
+        Reading(day, well, symptoms, temperature, trend)
+        for well, symptoms, temperature, trend in itertools.product(
+            (True, False),
+            symptom_sets,
+            (None, Decimal("37.0"), Decimal("38.5"), Decimal("39.6")),
+            (None, "better", "same", "worse"),
+        )
+    ]
+    histories = [
+        [],
+        [Reading(day - timedelta(days=1), False, ("cough",), None, "worse")],
+        [Reading(day - timedelta(days=n), False, (), None, "worse") for n in (1, 2)],
+    ]
+    for kind in ("contact", "index"):
+        for reading in readings:
+            found = [evaluate(DEFAULT_RULES, kind, reading, h) for h in histories]
+            if not may_raise(DEFAULT_RULES, kind, reading):
+                assert found == [[], [], []], reading
+            if not history_matters(DEFAULT_RULES, kind, reading):
+                assert all(f == found[0] for f in found), reading

@@ -238,3 +238,45 @@ async def test_a_group_takes_a_burst_of_alerts_then_twenty_a_minute(
     now[0] = 1000.0 + 60 / 0.98
     assert pacer.chat_delay(group, "sendMessage") == 0.0
     assert pacer.chat_delay(person, "sendMessage") == 0.0  # other chats are not held up
+
+
+async def test_a_conflict_is_contention_not_an_outage(
+    sender: OutboxSender,
+    db: Database,
+    bot_api: SandboxBotApi,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A transaction of the sender's that kept conflicting (40001 after its retries) does not
+    rest the sender a second as an unreachable database would: it goes on at once."""
+    import asyncio
+
+    import asyncpg
+
+    user = bot_api.user(6090, "C", "en")
+    await enqueue(db, reply(6090, "code_used"))
+    send_stream = sender.send_stream
+    conflicts = [asyncpg.SerializationError("could not serialize access")]
+
+    async def conflicting() -> int:
+        if conflicts:
+            raise conflicts.pop()
+        return await send_stream()
+
+    rests: list[float] = []
+    rest = sender._rest
+
+    async def recording(seconds: float) -> None:
+        rests.append(seconds)
+        await rest(seconds)
+
+    monkeypatch.setattr(sender, "send_stream", conflicting)
+    monkeypatch.setattr(sender, "_rest", recording)
+    running = asyncio.create_task(sender.run())
+    await user.wait_for_message()
+    sender.stop()
+    await asyncio.wait_for(running, 10)
+    assert not conflicts
+    assert 1.0 not in rests  # the outage's pause
+    assert "conflicted with concurrent work" in caplog.text
+    assert "cannot reach the database" not in caplog.text

@@ -58,3 +58,17 @@ async def test_processed_updates_are_forgotten_after_a_few_days(
     )
     assert [row["update_key"] for row in rows] == ["prune:recent"]
     assert not await db.transaction(claim_update, "prune:recent")  # still a repeat
+
+
+def test_the_key_is_hashed_from_the_update_as_it_arrived() -> None:
+    """bot.ingest keys an update by what Telegram sent (no round trip through PTB's to_dict):
+    the same for a redelivery, new for new content, and what the handlers see."""
+    from bot.handlers import arrived_as, key_of
+
+    data = press(7, "1", "q:a")
+    assert key_of(data) == key_of(press(7, "1", "q:a"))
+    assert key_of(data) != key_of(press(7, "1", "q:b"))
+    assert key_of(data).startswith("7:")
+    with arrived_as(data):
+        assert update_key(Update.de_json(data, None)) == key_of(data)
+        assert update_key(Update.de_json(press(8, "1", "q:a"), None)) != key_of(data)

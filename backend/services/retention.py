@@ -23,6 +23,8 @@ UPDATE_BATCH = 5000  # processed_updates rows per transaction (small rows, one i
 # Telegram redelivers an unconfirmed update for at most 24 hours; keep a margin for clock skew
 # and a Bot API server that is slow to give up.
 KEEP_PROCESSED_UPDATES = timedelta(days=3)
+# Failed and parked updates (keys and error types only) stay for an operator a fortnight.
+KEEP_FAILED_UPDATES = timedelta(days=14)
 ROW_BATCH = 2000  # outbox rows per transaction
 
 # Sent and failed messages keep chat ids and payloads (questionnaire drafts with notes,
@@ -69,6 +71,11 @@ async def prune_processed_updates(
     pruned = await _in_batches(ctx, batches, UPDATE_BATCH, update_store.prune_updates, keep)
     if pruned:
         log.info("%d processed updates older than %s forgotten", pruned, keep)
+    failed = await _in_batches(
+        ctx, batches, UPDATE_BATCH, update_store.prune_failures, KEEP_FAILED_UPDATES
+    )
+    if failed:
+        log.info("%d failed-update records older than %s forgotten", failed, KEEP_FAILED_UPDATES)
     return pruned
 
 
