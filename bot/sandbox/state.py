@@ -187,8 +187,10 @@ class UpdateQueue:
             pending.popitem(last=False)
 
     def confirm(self, update_id: int) -> None:
-        """Forget one update (the webhook got a 2xx for it); unknown ids are ignored."""
-        self._pending.pop(update_id, None)
+        """Forget one update (the webhook got a 2xx for it); unknown ids are ignored. Wakes
+        whoever waits for the queue to drain."""
+        if self._pending.pop(update_id, None) is not None:
+            self.signal.fire()
 
     def keep_last(self, count: int) -> None:
         """Negative offsets: keep only the last ``count`` updates."""
