@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import sys
+import traceback
 from collections.abc import Iterable
 from typing import TextIO
 from urllib.parse import quote
@@ -40,6 +41,14 @@ def describe_error(error: BaseException, secret: str | None) -> str:
     """``Type: message`` of an error for a log line or a stored reason, ``secret`` taken out
     (HTTP client errors quote the request URL, which holds the bot token)."""
     return redact(f"{type(error).__name__}: {error}", secret)
+
+
+def where_it_failed(error: BaseException) -> str:
+    """An error's type and the code it passed through, without its message: a message may
+    quote a value (asyncpg's DataError quotes the parameter, a person's note say), and logs
+    carry no personal data."""
+    frames = traceback.format_tb(error.__traceback__)
+    return f"{type(error).__name__}, raised at\n{''.join(frames)}".rstrip()
 
 
 class RedactingFormatter(logging.Formatter):

@@ -26,10 +26,10 @@ from telegram.constants import ChatType
 from telegram.ext import Application
 
 from backend import metrics
-from backend.logs import UPDATE_ID
+from backend.logs import UPDATE_ID, where_it_failed
 from backend.services import update_failures
 from backend.services.context import ServiceContext
-from backend.services.update_failures import MAX_ATTEMPTS, Parked
+from backend.services.update_failures import MAX_ATTEMPTS, MAX_TRANSIENT_ATTEMPTS, Parked
 from backend.storage.database import RETRYABLE, UNAVAILABLE, WORK
 from bot.handlers import arrived_as, chat_update, collecting_failures, update_key
 
@@ -110,52 +110,68 @@ class UpdateProcessor:
         """Log and count the failure; park the update once it has failed too often.
 
         Contention (a conflict that outlasted its retries) and a database that is away are
-        what redelivery is for: a warning. Anything else is a bug: an error, with its
-        traceback (code only: a traceback prints no values)."""
+        what redelivery is for: a warning, and a larger budget before the update is given
+        up (``MAX_TRANSIENT_ATTEMPTS``). Anything else is a bug: an error, with where it
+        failed (never the error's message, which may quote a value)."""
         name = type(error).__name__
-        if isinstance(error, UNAVAILABLE):
-            log.warning("update %s not committed: database away (%s)", update.update_id, name)
-            return Outcome.RETRY  # nothing to count with: Telegram delivers it again later
+        transient = isinstance(error, (*RETRYABLE, *UNAVAILABLE))
         try:
             attempts = await update_failures.record_failure(self.ctx, key, name)
         except (*UNAVAILABLE, asyncpg.PostgresError) as failure:
-            log.warning("update %s: failure not recorded (%s)", update.update_id, failure)
-            return Outcome.RETRY
-        if isinstance(error, RETRYABLE):
+            # The database is away: nothing to count with. Telegram delivers it again.
             log.warning(
-                "update %s not committed: it kept conflicting with concurrent work (%s), "
-                "attempt %d of %d; it comes again",
+                "update %s not committed (%s); failure not recorded (%s)",
                 update.update_id,
                 name,
+                type(failure).__name__,
+            )
+            return Outcome.RETRY
+        budget = MAX_TRANSIENT_ATTEMPTS if transient else MAX_ATTEMPTS
+        if transient:
+            log.warning(
+                "update %s not committed (%s: %s), attempt %d of %d; it comes again",
+                update.update_id,
+                name,
+                "conflicts" if isinstance(error, RETRYABLE) else "database away",
                 attempts,
-                MAX_ATTEMPTS,
+                budget,
             )
         else:
             log.error(
-                "error while handling update %s: %s (attempt %d of %d)",
+                "error while handling update %s (attempt %d of %d): %s",
                 update.update_id,
-                name,
                 attempts,
-                MAX_ATTEMPTS,
-                exc_info=error,
+                budget,
+                where_it_failed(error),
             )
-        if attempts < MAX_ATTEMPTS:
+        if attempts < budget:
             return Outcome.RETRY
         return await self._park(_parked(update, key, error), attempts)
 
     async def _park(self, parked: Parked, attempts: int = 1) -> Outcome:
+        """Park with an apology; if even that fails for a reason other than the database
+        being away (the apology's own path may be what is broken), park without one."""
         try:
             await update_failures.park(self.ctx, parked, attempts)
-        except (*UNAVAILABLE, asyncpg.PostgresError) as failure:
+        except (*UNAVAILABLE, *RETRYABLE) as failure:
             log.warning("update could not be parked yet (%s)", type(failure).__name__)
             return Outcome.RETRY
+        except Exception as failure:  # noqa: BLE001 - the last resort must not fail too
+            if parked.chat is None:
+                log.error("update could not be parked: %s", where_it_failed(failure))
+                return Outcome.RETRY
+            log.error("update parked without an apology: %s", where_it_failed(failure))
+            return await self._park(Parked(parked.key, parked.error), attempts)
         return Outcome.PARKED
 
 
 def _parked(update: Update, key: str, error: BaseException) -> Parked:
     """Whom to tell "sorry": the person who pressed a button, or wrote in a private chat;
-    never a group (a failed command there is for the operator to see, not the whole team)."""
+    never a group (a failed command there is for the operator to see, not the whole team),
+    nor anyone when the update names no chat."""
     chat = update.effective_chat
+    if chat is None:
+        return Parked(key, type(error).__name__)
     if update.callback_query is not None:
         return Parked(key, type(error).__name__, chat_update(update), update.callback_query.id)
     if chat is not None and chat.type == ChatType.PRIVATE:

@@ -15,11 +15,15 @@ import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 
+from backend.logs import where_it_failed
 from bot.ingest import Outcome, chat_key
 
 log = logging.getLogger(__name__)
 
-RETRY_DELAYS = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)  # seconds, then 30 s each time
+# Seconds between attempts at an update that was not committed, then 30 s each time. Short at
+# first: while it waits, it holds the offset back, and getUpdates shows at most 100 updates
+# past it, so a failure that lasts makes every chat wait once 99 later updates are done.
+RETRY_DELAYS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 15.0, 30.0)
 
 
 class ChatLanes:
@@ -72,7 +76,7 @@ class ChatLanes:
                 try:
                     outcome = await self._process(data)
                 except Exception as error:  # noqa: BLE001 - a bug must not stop the chat for good
-                    log.exception("update %s: %s", data["update_id"], type(error).__name__)
+                    log.error("update %s: %s", data["update_id"], where_it_failed(error))
                     outcome = Outcome.RETRY
             if outcome.confirm:
                 return

@@ -151,8 +151,12 @@ async def _poll(
     while True:
         try:
             if lease and not await _holds(lease):
-                # The other poller confirms what it processes; what we still have in hand
-                # finishes (or comes to it again) by itself.
+                # The other poller gets the unconfirmed updates again: what we still have in
+                # hand is let finish briefly and then dropped, so that no chat's updates run
+                # on two instances at once (the update keys make anything done twice
+                # harmless, but not out of order).
+                if window.busy:
+                    await lanes.close(SHUTDOWN_GRACE)
                 window = PollWindow()
                 await asyncio.sleep(timeout / 2)
                 continue

@@ -53,7 +53,9 @@ async def alerts_of(ctx: ServiceContext, case: Case) -> list[str]:
 
 
 async def queued(ctx: ServiceContext, entry_id: UUID) -> bool:
-    rows = await ctx.db.fetch("SELECT 1 FROM entry_checks WHERE entry_id = $1", entry_id)
+    rows = await ctx.db.fetch(
+        "SELECT 1 FROM entry_checks WHERE entry_id = $1 AND given_up_at IS NULL", entry_id
+    )
     return bool(rows)
 
 
@@ -110,4 +112,10 @@ async def test_an_entry_whose_check_keeps_failing_is_given_up_alone(
     assert await alerts_of(ctx, good_case) == ["temperature"]  # not held back
     assert await alerts_of(ctx, poison_case) == []
     assert not await queued(ctx, good_entry)
-    assert not await queued(ctx, poison_entry)  # given up after MAX_ATTEMPTS
+    assert not await queued(ctx, poison_entry)  # given up after MAX_ATTEMPTS ...
+    rows = await ctx.db.fetch(
+        "SELECT attempts FROM entry_checks WHERE entry_id = $1 AND given_up_at IS NOT NULL",
+        poison_entry,
+    )
+    assert [row["attempts"] for row in rows] == [alert_checks.MAX_ATTEMPTS]  # ... and kept
+    assert await alert_checks.check_queued(ctx) == 0

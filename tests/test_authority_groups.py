@@ -19,7 +19,7 @@ from backend.domain.clock import FixedClock
 from backend.domain.rules import Finding, Rule
 from backend.i18n import catalogs
 from backend.server import RUNNING
-from backend.services import escalations
+from backend.services import alert_sweeps, escalations
 from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
@@ -162,7 +162,7 @@ async def test_a_filed_group_migrates_and_its_fallback_chat_works(
     await urgent_alert(ctx, 6202)
     await moved.wait_for_message(lambda m: ":c:" in str(m), timeout=30)
     clock.advance(timedelta(minutes=15))
-    assert await escalations.repost_unclaimed(ctx, REGION) == 1
+    assert await alert_sweeps.repost_unclaimed(ctx, REGION) == 1
     service.app[RUNNING].sender.signal.notify()
     reposted = await fallback.wait_for_message(lambda m: ":c:" in str(m), timeout=30)
     query = await bernd.press(reposted, claim_of(reposted))

@@ -13,8 +13,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.clock import FixedClock
+from backend.services.alert_sweeps import check_silence
 from backend.services.context import ServiceContext
-from backend.services.escalations import check_silence
 from backend.services.retention import purge_expired
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi

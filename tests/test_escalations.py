@@ -19,9 +19,9 @@ from backend.domain.rules import Finding, Rule
 from backend.domain.staff import StaffMember
 from backend.server import RUNNING
 from backend.services import escalations as escalation_service
+from backend.services.alert_sweeps import check_silence, repost_unclaimed
 from backend.services.cases import register_case
 from backend.services.context import ServiceContext
-from backend.services.escalations import check_silence, repost_unclaimed
 from backend.services.staff import authenticate, create_staff
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store

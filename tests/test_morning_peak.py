@@ -296,15 +296,17 @@ async def _webhook_set(bot_api: SandboxBotApi, url: str) -> bool:
 # -- when it goes wrong -------------------------------------------------------------------
 
 FAULTS = """
-CREATE TABLE IF NOT EXISTS injected_faults (case_id UUID PRIMARY KEY, times INT4 NOT NULL);
+CREATE TABLE IF NOT EXISTS injected_faults (
+    case_id UUID PRIMARY KEY, times INT4 NOT NULL, errcode TEXT NOT NULL
+);
 CREATE SEQUENCE IF NOT EXISTS injected_fault_count;
 CREATE OR REPLACE FUNCTION fail_at_commit() RETURNS trigger LANGUAGE plpgsql AS $$
-DECLARE allowed INT4;
+DECLARE allowed INT4; code TEXT;
 BEGIN
-    SELECT times INTO allowed FROM injected_faults WHERE case_id = NEW.case_id;
+    SELECT times, errcode INTO allowed, code FROM injected_faults WHERE case_id = NEW.case_id;
     -- nextval is not rolled back with the failed transaction: it counts the attempts.
     IF allowed IS NOT NULL AND (allowed < 0 OR nextval('injected_fault_count') <= allowed) THEN
-        RAISE EXCEPTION 'injected failure at commit' USING ERRCODE = 'XX000';
+        RAISE EXCEPTION 'injected failure at commit' USING ERRCODE = code;
     END IF;
     RETURN NULL;
 END $$;
@@ -314,16 +316,19 @@ CREATE CONSTRAINT TRIGGER fail_at_commit AFTER INSERT ON diary_entries
 """
 
 
-async def inject(db: Database, case_id: UUID, times: int) -> None:
-    """The next ``times`` COMMITs storing an entry of the case fail (-1: every one)."""
+async def inject(db: Database, case_id: UUID, times: int, errcode: str = "XX000") -> None:
+    """The next ``times`` COMMITs storing an entry of the case fail with ``errcode`` (-1:
+    every one): XX000 an internal error (a bug), 40001 a serialization failure."""
     async with db.pool.acquire() as conn:
         await conn.execute(FAULTS)
         await conn.execute("SELECT setval('injected_fault_count', 1, false)")
         await conn.execute(
-            "INSERT INTO injected_faults (case_id, times) VALUES ($1, $2) "
-            "ON CONFLICT (case_id) DO UPDATE SET times = excluded.times",
+            "INSERT INTO injected_faults (case_id, times, errcode) VALUES ($1, $2, $3) "
+            "ON CONFLICT (case_id) DO UPDATE SET times = excluded.times, "
+            "errcode = excluded.errcode",
             case_id,
             times,
+            errcode,
         )
 
 
@@ -334,29 +339,50 @@ async def one_person(
     return case_id, bot_api.user(chat, name, "en")
 
 
+@pytest.mark.parametrize(
+    ("mode", "errcode", "times", "error"),
+    [
+        ("webhook", "XX000", 1, "InternalServerError"),
+        # A conflict at COMMIT more often than the transaction retries (8 attempts): the
+        # update is not confirmed either, and the next delivery commits.
+        ("webhook", "40001", 9, "SerializationError"),
+        ("polling", "40001", 9, "SerializationError"),
+    ],
+)
 async def test_a_failure_at_commit_is_not_confirmed_and_is_processed_on_redelivery(
-    webhook_service: TestClient, bot_api: SandboxBotApi, clock: FixedClock, db: Database
+    request: pytest.FixtureRequest,
+    bot_api: SandboxBotApi,
+    clock: FixedClock,
+    db: Database,
+    mode: str,
+    errcode: str,
+    times: int,
+    error: str,
 ) -> None:
-    case_id, person = await one_person(db, bot_api, "ua-kyiv", 9_400_001, clock.now(), "Olena")
-    await inject(db, case_id, times=1)
-    await start_round(webhook_service, "ua-kyiv")
+    service: TestClient = request.getfixturevalue(f"{mode}_service")
+    chat = {"XX000": 9_400_001, "40001": 9_400_011}[errcode] + (mode == "polling")
+    case_id, person = await one_person(db, bot_api, "ua-kyiv", chat, clock.now(), "Olena")
+    await inject(db, case_id, times=times, errcode=errcode)
+    await start_round(service, "ua-kyiv")
     prompt = await person.wait_for_message(has_button("well"))
     query = await person.press(prompt, button_data(prompt, "well"))
+    update_id = bot_api.state.updates.next_update_id - 1  # the press's update
     answers = await answers_to(bot_api, {query["id"]: person})
     queue = bot_api.state.updates
     assert await queue.signal.wait_for(lambda: True if not queue.pending else None, 10)
-    # Telegram (the loopback server) was told 500 once and delivered the update again.
-    assert (bot_api.webhook.last_error_message or "").startswith(
-        "Wrong response from the webhook: 500"
-    )
+    if mode == "webhook":
+        # Telegram (the loopback server) was told 500 and delivered the update again.
+        assert (bot_api.webhook.last_error_message or "").startswith(
+            "Wrong response from the webhook: 500"
+        )
     assert answers == {query["id"]: [THANKS]}  # one answer, and no "sorry"
     rows = await db.fetch("SELECT count(*) AS n FROM diary_entries WHERE case_id = $1", case_id)
     assert rows[0]["n"] == 1
     failures = await db.fetch(
         "SELECT attempts, error, parked_at FROM failed_updates WHERE update_key LIKE $1",
-        f"{query_update_id(bot_api, query)}:%",
+        f"{update_id}:%",
     )
-    assert [tuple(row) for row in failures] == [(1, "InternalServerError", None)]
+    assert [tuple(row) for row in failures] == [(1, error, None)]
 
 
 def query_update_id(bot_api: SandboxBotApi, query: dict) -> int:

@@ -21,8 +21,8 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from backend.domain.regions import Region
+from backend.services.alert_sweeps import check_silence, repost_unclaimed
 from backend.services.context import ServiceContext
-from backend.services.escalations import check_silence, repost_unclaimed
 from backend.services.retention import (
     forget_console_sessions,
     prune_processed_updates,

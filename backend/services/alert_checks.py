@@ -30,6 +30,7 @@ from backend.domain.cases import Case
 from backend.domain.questionnaire import Answer
 from backend.domain.regions import Region
 from backend.domain.rules import Reading, may_raise
+from backend.logs import where_it_failed
 from backend.services import escalations
 from backend.services.context import ServiceContext
 from backend.storage import cases as case_store
@@ -115,8 +116,9 @@ async def _one_at_a_time(ctx: ServiceContext, limit: int) -> int:
     for region, entry_id, _ in queued:
 
         async def single(conn: asyncpg.Connection, region=region, entry_id=entry_id) -> None:
-            await _check(ctx, conn, region, entry_id)
-            await store.done(conn, [entry_id])
+            # Taken off first: another checker (after a lease handover) may have done it.
+            if await store.take(conn, entry_id):
+                await _check(ctx, conn, region, entry_id)
 
         try:
             await ctx.db.transaction(single)
@@ -126,15 +128,15 @@ async def _one_at_a_time(ctx: ServiceContext, limit: int) -> int:
         except Exception as error:  # noqa: BLE001 - count it, and give it up in the end
             attempts = await ctx.db.transaction(store.failed, entry_id)
             log.error(
-                "alert check of entry %s failed (%s), attempt %d of %d",
+                "alert check of entry %s failed, attempt %d of %d: %s",
                 entry_id,
-                type(error).__name__,
                 attempts,
                 MAX_ATTEMPTS,
-                exc_info=error,
+                where_it_failed(error),
             )
             if attempts >= MAX_ATTEMPTS:
-                await ctx.db.transaction(store.done, [entry_id])
+                # Kept, marked, for an operator: the alert it might have raised is not.
+                await ctx.db.transaction(store.give_up, entry_id)
                 metrics.ALERT_CHECKS_GIVEN_UP.inc()
     return len(queued)
 
@@ -167,7 +169,10 @@ class AlertChecker:
                     if await check_queued(self.ctx) >= BATCH:
                         continue  # more are waiting
                 except RETRYABLE as error:
-                    log.warning("alert checks conflicted with other work (%s); again", error)
+                    log.warning(
+                        "alert checks conflicted with other work (%s); again",
+                        type(error).__name__,
+                    )
                     continue
                 except (*UNAVAILABLE, asyncpg.PostgresError) as error:
                     log.warning("alert checks: database unavailable (%s)", type(error).__name__)

@@ -35,7 +35,6 @@ from backend.domain.rules import (
     Rule,
     evaluate,
     history_matters,
-    non_reporting_since,
 )
 from backend.domain.staff import StaffMember
 from backend.services import audit
@@ -48,8 +47,6 @@ from backend.storage import outbox as outbox_store
 from backend.storage.escalations import Escalation
 
 log = logging.getLogger(__name__)
-
-MAX_REPOSTS = 3
 
 
 async def on_entry(
@@ -74,7 +71,14 @@ async def on_entry(
     earlier = []
     if history_matters(region.rules, case.kind, reading):
         entries = await entry_store.find_for_case(conn, case.region, case.id)
-        earlier = [_reading(e) for e in entries if e.id != entry_id]
+        # Entries recorded before this one: the checker may come to it after later ones
+        # were stored (a queue that grew while no checker ran).
+        this = next((e for e in entries if e.id == entry_id), None)
+        earlier = [
+            _reading(e)
+            for e in entries
+            if e.id != entry_id and (this is None or e.recorded_at <= this.recorded_at)
+        ]
     raised: list[Escalation] = []
     first_new: Escalation | None = None
     repeated: list[UUID] = []
@@ -460,42 +464,6 @@ async def _writable(
         raise NotFound(f"alert {escalation_id} not found.")
     staff.require_write(escalation.region)
     return escalation
-
-
-async def check_silence(ctx: ServiceContext, region_id: str) -> int:
-    """The non-reporting rule, for the region's scheduler: one alert per silent case."""
-    region = ctx.regions.require(region_id)
-    now = ctx.clock.now()
-    limit = now - timedelta(hours=region.rules.non_reporting_hours)
-
-    async def sweep(conn: asyncpg.Connection) -> int:
-        raised = 0
-        for case_id, last_activity in await store.silent_cases(conn, region.id, limit):
-            finding = non_reporting_since(region.rules, last_activity, now)
-            case = await case_store.get_case(conn, [region.id], case_id)
-            if finding and case:
-                await raise_and_post(ctx, conn, region, case, finding, now)
-                await case_store.set_silence_alerted(conn, case.region, case.id, True)
-                raised += 1
-        return raised
-
-    return await ctx.db.transaction(sweep)
-
-
-async def repost_unclaimed(ctx: ServiceContext, region_id: str) -> int:
-    """Urgent alerts nobody claimed in time are posted again (and to the fallback chat)."""
-    region = ctx.regions.require(region_id)
-    cutoff = ctx.clock.now() - timedelta(minutes=region.rules.repost_urgent_minutes)
-
-    async def sweep(conn: asyncpg.Connection) -> int:
-        waiting = await store.unclaimed_urgent(conn, region.id, cutoff, MAX_REPOSTS)
-        # Two urgent alerts in one message: the message is posted again once.
-        posts = dict.fromkeys((e.case_id, e.post_id) for e in waiting)
-        for case_id, post_id in posts:
-            await post(ctx, conn, region, case_id, post_id, repost=True)
-        return len(posts)
-
-    return await ctx.db.transaction(sweep)
 
 
 async def raise_stopped(ctx: ServiceContext, conn: asyncpg.Connection, case: Case) -> None:

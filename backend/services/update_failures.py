@@ -24,6 +24,9 @@ from backend.storage.updates import FailedUpdate
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5  # failed deliveries of one update before it is parked
+# ... when each failure was contention or the database being away, which redelivery mends:
+# a larger budget, so that a long failover or a burst of conflicts loses nobody's answer.
+MAX_TRANSIENT_ATTEMPTS = 20
 
 
 @dataclass(frozen=True)

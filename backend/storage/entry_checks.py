@@ -25,7 +25,7 @@ async def oldest(conn: asyncpg.Connection, limit: int) -> list[tuple[str, UUID, 
     """Up to ``limit`` queued entries, oldest first: (region, entry id, failed attempts)."""
     rows = await conn.fetch(
         """
-        SELECT region, entry_id, attempts FROM entry_checks
+        SELECT region, entry_id, attempts FROM entry_checks WHERE given_up_at IS NULL
         ORDER BY queued_at, entry_id LIMIT $1
         """,
         limit,
@@ -35,6 +35,22 @@ async def oldest(conn: asyncpg.Connection, limit: int) -> list[tuple[str, UUID, 
 
 async def done(conn: asyncpg.Connection, entry_ids: Sequence[UUID]) -> None:
     await conn.execute("DELETE FROM entry_checks WHERE entry_id = ANY($1::UUID[])", entry_ids)
+
+
+async def take(conn: asyncpg.Connection, entry_id: UUID) -> bool:
+    """Take one queued entry off the queue; False if it is not (or no longer) queued."""
+    rows = await conn.fetch(
+        """
+        DELETE FROM entry_checks WHERE entry_id = $1 AND given_up_at IS NULL
+        RETURNING entry_id
+        """,
+        entry_id,
+    )
+    return bool(rows)
+
+
+async def give_up(conn: asyncpg.Connection, entry_id: UUID) -> None:
+    await conn.execute("UPDATE entry_checks SET given_up_at = now() WHERE entry_id = $1", entry_id)
 
 
 async def failed(conn: asyncpg.Connection, entry_id: UUID) -> int:
@@ -49,5 +65,5 @@ async def failed(conn: asyncpg.Connection, entry_id: UUID) -> int:
 
 
 async def pending(conn: asyncpg.Connection) -> int:
-    rows = await conn.fetch("SELECT count(*) AS n FROM entry_checks")
+    rows = await conn.fetch("SELECT count(*) AS n FROM entry_checks WHERE given_up_at IS NULL")
     return rows[0]["n"]
