@@ -15,6 +15,7 @@ module's own database (PL/pgSQL is fine here, never in the service's schema).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
@@ -136,19 +137,33 @@ def peak_settings(database_url: str, bot_api: SandboxBotApi, **extra: str) -> Se
     )
 
 
+@contextlib.asynccontextmanager
+async def running(
+    mode: str, database_url: str, bot_api: SandboxBotApi, clock: FixedClock
+) -> AsyncIterator[TestClient]:
+    """The whole service in paid-broadcast mode, receiving by ``webhook`` or ``polling``."""
+    if mode == "webhook":
+        port = free_port()
+        extra = {"DIARY_WEBHOOK_URL": f"http://127.0.0.1:{port}{HOOK}"}
+        extra["DIARY_WEBHOOK_SECRET"] = SECRET
+        server = TestServer(
+            create_app(peak_settings(database_url, bot_api, **extra), clock=clock, schedule=False),
+            host="127.0.0.1",
+            port=port,
+        )
+    else:
+        server = TestServer(
+            create_app(peak_settings(database_url, bot_api), clock=clock, schedule=False)
+        )
+    async with TestClient(server) as client:
+        yield client
+
+
 @pytest.fixture
 async def webhook_service(
     database_url: str, bot_api: SandboxBotApi, clock: FixedClock
 ) -> AsyncIterator[TestClient]:
-    port = free_port()
-    settings = peak_settings(
-        database_url,
-        bot_api,
-        DIARY_WEBHOOK_URL=f"http://127.0.0.1:{port}{HOOK}",
-        DIARY_WEBHOOK_SECRET=SECRET,
-    )
-    app = create_app(settings, clock=clock, schedule=False)
-    async with TestClient(TestServer(app, host="127.0.0.1", port=port)) as client:
+    async with running("webhook", database_url, bot_api, clock) as client:
         yield client
 
 
@@ -156,8 +171,7 @@ async def webhook_service(
 async def polling_service(
     database_url: str, bot_api: SandboxBotApi, clock: FixedClock
 ) -> AsyncIterator[TestClient]:
-    app = create_app(peak_settings(database_url, bot_api), clock=clock, schedule=False)
-    async with TestClient(TestServer(app)) as client:
+    async with running("polling", database_url, bot_api, clock) as client:
         yield client
 
 
@@ -350,7 +364,7 @@ async def one_person(
     ],
 )
 async def test_a_failure_at_commit_is_not_confirmed_and_is_processed_on_redelivery(
-    request: pytest.FixtureRequest,
+    database_url: str,
     bot_api: SandboxBotApi,
     clock: FixedClock,
     db: Database,
@@ -359,7 +373,20 @@ async def test_a_failure_at_commit_is_not_confirmed_and_is_processed_on_redelive
     times: int,
     error: str,
 ) -> None:
-    service: TestClient = request.getfixturevalue(f"{mode}_service")
+    async with running(mode, database_url, bot_api, clock) as service:
+        await _commit_fails_then_succeeds(service, bot_api, clock, db, mode, errcode, times, error)
+
+
+async def _commit_fails_then_succeeds(
+    service: TestClient,
+    bot_api: SandboxBotApi,
+    clock: FixedClock,
+    db: Database,
+    mode: str,
+    errcode: str,
+    times: int,
+    error: str,
+) -> None:
     chat = {"XX000": 9_400_001, "40001": 9_400_011}[errcode] + (mode == "polling")
     case_id, person = await one_person(db, bot_api, "ua-kyiv", chat, clock.now(), "Olena")
     await inject(db, case_id, times=times, errcode=errcode)
