@@ -200,7 +200,15 @@ async def answer_well(bot_api: SandboxBotApi, chat_id: int, acknowledged: set[in
 
 
 def prompted(bot_api: SandboxBotApi) -> list[int]:
-    return [c for c in CHATS if bot_api.user(c).messages]
+    """The people whose prompt has arrived (answered or not). Not every one with a message:
+    the broadcast, queued at once, shares each batch with the prompts that are due (a round is
+    spread at the sending rate), so someone may read the notice before the question."""
+    return [c for c in CHATS if any(_questionnaire(m) for m in bot_api.user(c).messages)]
+
+
+def _questionnaire(message: dict) -> bool:
+    keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
+    return any(b.get("callback_data", "").startswith("q:") for row in keyboard for b in row)
 
 
 def noticed(bot_api: SandboxBotApi) -> int:
@@ -235,7 +243,8 @@ async def test_the_service_survives_two_primaries_dying(
     answering: list[asyncio.Task] = []
     figures: dict = {"kills": []}
     try:
-        # The broadcast is queued behind the round (prompts go first) and drains after it.
+        # The broadcast is queued at once: it shares the batches with the prompts that are due,
+        # and drains after the round.
         token = await staff_token(repo_root, cluster.url, instance)
         headers = {"Authorization": f"Bearer {token}"}
         async with aiohttp.ClientSession() as http:
@@ -297,14 +306,23 @@ async def test_the_service_survives_two_primaries_dying(
     assert set(stored) == set(answered) and set(stored.values()) == {1}
 
     # Every message delivered; repeats only from a batch sent but not yet recorded at a kill.
-    failed = await db.fetch("SELECT count(*) AS n FROM outbox WHERE failed_at IS NOT NULL")
-    assert failed[0]["n"] == 0
+    # A repeated answer to a button press is refused by Telegram (it was answered) and
+    # recorded as failed: the only failures allowed, and they count as repeats.
+    failed = await db.fetch(
+        "SELECT kind, failure, last_error FROM outbox WHERE failed_at IS NOT NULL"
+    )
+    assert all(
+        row["kind"] == "answer_callback"
+        and row["failure"] == "best_effort"
+        and "query is too old" in row["last_error"].lower()
+        for row in failed
+    ), [dict(row) for row in failed[:3]]
     counts = {c: len(bot_api.user(c).messages) for c in CHATS}
     missing = [c for c, n in counts.items() if n < 2]  # the prompt and the notice
     duplicates = sum(n - 2 for n in counts.values() if n > 2)
     batch = max(1, RATE // 4)
     assert not missing, missing[:10]
-    assert duplicates <= batch * len(figures["kills"]), duplicates
+    assert duplicates + len(failed) <= batch * len(figures["kills"]), (duplicates, len(failed))
     rounds = await db.fetch("SELECT count(*) AS n FROM rounds WHERE region = $1", REGION)
     assert rounds[0]["n"] == 1
 
@@ -313,6 +331,7 @@ async def test_the_service_survives_two_primaries_dying(
         "stored": sum(stored.values()),
         "messages": sum(counts.values()),
         "duplicates": duplicates,
+        "repeated_answers_refused": len(failed),
         "rounds": rounds[0]["n"],
     }
     print("failover figures:", json.dumps(figures))
