@@ -50,6 +50,16 @@ class Instance:
         return [line for line in self.log.read_text().splitlines() if line.strip()]
 
 
+async def is_ready(port: int) -> bool:
+    """Whether the instance on ``port`` answers /readyz with 200."""
+    try:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                return response.status == 200
+    except aiohttp.ClientError:
+        return False
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -104,12 +114,7 @@ async def start(name: str, settings: dict[str, str], repo_root: Path, directory:
     async def ready() -> bool:
         if process.returncode is not None:
             raise AssertionError(f"{name} exited:\n" + "\n".join(instance.lines()))
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
-                    return response.status == 200
-        except aiohttp.ClientError:
-            return False
+        return await is_ready(port)
 
     await eventually(ready, f"{name} ready")
     return instance

@@ -20,7 +20,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from uuid import UUID
@@ -40,7 +40,7 @@ from backend.storage.database import Database
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.conftest import BOT_TOKEN
 from tests.test_end_to_end import button_data, has_button
-from tests.test_instances import eventually, free_port
+from tests.test_instances import eventually, free_port, is_ready
 
 CITIZENS = 300
 SECRET = "peak-secret"
@@ -167,14 +167,6 @@ async def webhook_service(
         yield client
 
 
-@pytest.fixture
-async def polling_service(
-    database_url: str, bot_api: SandboxBotApi, clock: FixedClock
-) -> AsyncIterator[TestClient]:
-    async with running("polling", database_url, bot_api, clock) as client:
-        yield client
-
-
 async def start_round(client: TestClient, region: str) -> None:
     db = client.app[CONTEXT].db
     token = await staff_token(db, client.app[CONTEXT].clock.now())
@@ -198,11 +190,18 @@ async def test_300_presses_at_once_by_webhook(
 
 
 async def test_300_presses_at_once_by_long_polling(
-    polling_service: TestClient, bot_api: SandboxBotApi, clock: FixedClock, db: Database
+    database_url: str, bot_api: SandboxBotApi, clock: FixedClock, db: Database
 ) -> None:
     chats = range(9_200_001, 9_200_001 + CITIZENS)
     cases = await seed(db, "de-muenchen", chats, clock.now())
-    await start_round(polling_service, "de-muenchen")
+    async with running("polling", database_url, bot_api, clock) as service:
+        await start_round(service, "de-muenchen")
+        await _everyone_answered_once(bot_api, chats, cases, db)
+
+
+async def _everyone_answered_once(
+    bot_api: SandboxBotApi, chats: range, cases: list[UUID], db: Database
+) -> None:
     queries = await everyone_presses_well(bot_api, chats)
     answers = await answers_to(bot_api, queries)
     await assert_each_answer_kept_once(db, cases, answers)
@@ -240,19 +239,6 @@ async def serve(role: str, env: dict[str, str], port: int) -> asyncio.subprocess
     )  # fmt: skip
 
 
-async def ready(port: int) -> Callable[[], object]:
-    async def check() -> bool:
-        try:
-            async with aiohttp.ClientSession() as http:
-                async with http.get(f"http://127.0.0.1:{port}/readyz") as answer:
-                    return answer.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await eventually(check, f"the instance on port {port} ready")
-    return check
-
-
 async def test_300_presses_at_once_spread_over_two_api_instances(
     database_url: str, bot_api: SandboxBotApi, db: Database
 ) -> None:
@@ -282,7 +268,7 @@ async def test_300_presses_at_once_spread_over_two_api_instances(
     ]
     try:
         for port in ports:
-            await ready(port)
+            await eventually(lambda port=port: is_ready(port), f"the instance on {port} ready")
         await eventually(lambda: _webhook_set(bot_api, hook_url), "the webhook registered")
         token = await staff_token(db, now)
         async with aiohttp.ClientSession() as http:

@@ -27,18 +27,7 @@ async def prune_updates(conn: asyncpg.Connection, older_than: timedelta, limit: 
     Telegram keeps an unconfirmed update for 24 hours, so one recorded days ago can no longer
     be redelivered and its row only costs space. On the database clock, which wrote
     ``processed_at`` (its column default) and which every instance shares."""
-    rows = await conn.fetch(
-        """
-        DELETE FROM processed_updates WHERE update_key IN (
-            SELECT update_key FROM processed_updates
-            WHERE processed_at < now() - $1::INTERVAL LIMIT $2
-        )
-        RETURNING update_key
-        """,
-        older_than,
-        limit,
-    )
-    return len(rows)
+    return await _prune(conn, "processed_updates", "processed_at", older_than, limit)
 
 
 async def record_failure(conn: asyncpg.Connection, update_key: str, error: str) -> int:
@@ -99,11 +88,18 @@ async def find_failed(
 
 async def prune_failures(conn: asyncpg.Connection, older_than: timedelta, limit: int) -> int:
     """Forget up to ``limit`` failure records last touched ``older_than`` ago."""
+    return await _prune(conn, "failed_updates", "last_failed_at", older_than, limit)
+
+
+async def _prune(
+    conn: asyncpg.Connection, table: str, column: str, older_than: timedelta, limit: int
+) -> int:
+    """Delete up to ``limit`` rows keyed by ``update_key`` whose ``column`` is ``older_than``
+    on the database clock; return how many. ``table`` and ``column`` are this module's own."""
     rows = await conn.fetch(
-        """
-        DELETE FROM failed_updates WHERE update_key IN (
-            SELECT update_key FROM failed_updates
-            WHERE last_failed_at < now() - $1::INTERVAL LIMIT $2
+        f"""
+        DELETE FROM {table} WHERE update_key IN (
+            SELECT update_key FROM {table} WHERE {column} < now() - $1::INTERVAL LIMIT $2
         )
         RETURNING update_key
         """,
