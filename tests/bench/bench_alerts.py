@@ -1,8 +1,9 @@
 """Benchmark 5: alert latency with the sender otherwise idle (issue: escalations).
 
-A contact's diary entry with 39.5 °C is stored the way the questionnaire stores it: the entry,
-the region's rules, the alert and its outbox message in one transaction. The clock starts when
-that transaction has committed and stops when the alert reaches the authority group on the
+A contact's diary entry with 39.5 °C is stored the way the questionnaire stores it: the entry
+queued for the alert rules in its transaction; the alert checker (beside the sender, as in
+``serve``) raises the alert and its outbox message. The clock starts when the entry's
+transaction has committed and stops when the alert reaches the authority group on the
 loopback Bot API server (in its own process, enforcing Telegram's limits). 100 alerts, one
 region's group after another, spaced so that no group exceeds Telegram's 20 messages a minute:
 what is measured is the service, not the pacing.
@@ -21,7 +22,8 @@ from backend.domain.cases import NewCase
 from backend.domain.clock import SystemClock
 from backend.domain.questionnaire import Answer
 from backend.i18n import catalogs
-from backend.services import escalations
+from backend.services import alert_checks
+from backend.services.alert_checks import AlertChecker
 from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.storage import cases as case_store
 from backend.storage import entries as entry_store
@@ -37,7 +39,8 @@ SPACING = 0.8  # seconds between alerts: each of the 4 groups gets one every 3.2
 
 async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
     """``wake=False``: the entry is stored by another instance (a webhook receiver), so the
-    sender learns of the alert only by polling (every 0.5 s, the service's default)."""
+    checker learns of it only by polling (every 0.5 s, the service's default), and the sender
+    of the alert at once (the checker runs beside it)."""
     db = await fresh_database()
     try:
         regions = load_regions(DEFAULT_REGIONS_FILE)
@@ -74,28 +77,36 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
                 db,
                 bot,
                 Renderer(shipped, ctx.clock, ctx.regions),
-                ctx.outbox if wake else Signal(),
+                ctx.outbox,  # the checker beside the sender wakes it
                 rate=30,
                 poll_seconds=Settings().sender_poll_seconds,
             )
             task = asyncio.create_task(sender.run())
+            # The alert checker beside the sender, as in `serve`: woken by this process's
+            # answers, else looking every 0.5 s (the service's default).
+            checker = AlertChecker(ctx, poll_seconds=Settings().sender_poll_seconds)
+            checking = asyncio.create_task(checker.run())
             latencies = []
             fever = Answer(feeling_well=False, temperature_c=Decimal("39.5"))
             for case in cases:
                 began = time.monotonic()
 
-                async def store(conn, case=case) -> list:
+                async def store(conn, case=case) -> bool:
                     today = ctx.clock.now().date()
                     entry_id = await entry_store.save_entry(
                         conn, case.region, case.id, uuid.uuid4(), today, fever, ctx.clock.now()
                     )
-                    return await escalations.on_entry(ctx, conn, case, entry_id, today, fever)
+                    region = ctx.regions.require(case.region)
+                    return await alert_checks.queue_if_needed(
+                        conn, region, case, entry_id, today, fever
+                    )
 
                 arrived_before = len(box.timeline)
-                raised = await db.transaction(store)
+                queued = await db.transaction(store)
                 committed = time.time()
-                assert len(raised) == 1, raised
-                ctx.outbox.notify()  # what the bot does after every committed update
+                assert queued
+                if wake:
+                    ctx.checks.notify()  # what the bot does after an answer it queued
                 async with box.arrived:
                     await asyncio.wait_for(
                         box.arrived.wait_for(lambda n=arrived_before: len(box.timeline) > n), 30
@@ -105,7 +116,9 @@ async def alert_latency_idle(alerts: int = 100, wake: bool = True) -> dict:
                 latencies.append(at - committed)
                 await asyncio.sleep(max(0.0, SPACING - (time.monotonic() - began)))
             sender.stop()
+            checker.stop()
             await task
+            await checking
         return {
             **latency_summary(latencies),
             "429s": sender.counts["429"],
