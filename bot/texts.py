@@ -192,6 +192,12 @@ REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     "code_expired": _simple(
         N_("This link has expired. Please ask your health authority for a new one.")
     ),
+    "code_replaced": _simple(
+        N_(
+            "This link was replaced by a newer one. Please open the newest link your health "
+            "authority gave you."
+        )
+    ),
     "already_active": _with_next(N_("You are registered. Your next questions come {when}.")),
     "unknown_command": _simple(
         N_(

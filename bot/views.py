@@ -153,18 +153,25 @@ def question_view(
         done = _("✅ Corrected.") if p.get("corrected") else _("✅ Recorded. Thank you!")
         lines.append(done)
         if p.get("urgent"):
-            lines.append(
-                _("⚠️ If this is severe, call {number} or your doctor now.").format(
-                    number=p["urgent"]
-                )
-            )
+            lines.append(_urgent(t, p["urgent"]))
         lines.append(answers(t, draft, symptoms))
         if p.get("next") == NEXT_ENDED:
             lines.append(_("That was the last one: your monitoring ends with your quarantine."))
         elif p.get("next"):
             lines.append(upcoming(t, p["next"], now, _("Next questions: {when}.")))
         rows = [[_button(_("✏️ Correct"), prompt, Action.CORRECT)]]
+    if step not in (Step.ASK, Step.DONE) and region and region.rules.red_flags_among(
+        draft.symptoms
+    ):
+        # Safety first: the moment a red-flag symptom is ticked, not four steps later.
+        lines.insert(1, _urgent(t, region.emergency_number))
     return "\n".join(lines), InlineKeyboardMarkup(rows)
+
+
+def _urgent(t: Translator, number: str) -> str:
+    return t.gettext("⚠️ If this is severe, call {number} or your doctor now.").format(
+        number=number
+    )
 
 
 def answers(t: Translator, draft: Draft, symptoms: tuple[Symptom, ...]) -> str:

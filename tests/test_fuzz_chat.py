@@ -44,6 +44,7 @@ ALPHABETS = [
     "0123456789.,°CF ",
     "\u0301\u0308\u20dd",  # combining marks
     "\t\r\x01\x7f",
+    "\x00\x07\x1b\x85",  # NUL (PostgreSQL refuses it in text and JSON), bell, escape, NEL
 ]
 COMMANDS = [
     "/start",

@@ -202,13 +202,23 @@ def type_text(draft: Draft, text: str) -> Outcome:
         measured = replace(draft, step=Step.TREND, temperature=reading.celsius, measured=True)
         return Outcome(measured)
     if draft.step is Step.NOTE:
-        note = " ".join(text.split())  # one line: no layout tricks in the authority's view
+        # One line, no layout tricks in the authority's view, and nothing PostgreSQL refuses
+        # to store (a NUL in a note failed the update again at every delivery).
+        note = one_line(text)
         if len(note) > MAX_NOTE:
             return Outcome(draft, problem=Problem.NOTE_TOO_LONG, detail=MAX_NOTE)
         if not any(unicodedata.category(ch)[0] in "LNPS" for ch in note):
             return Outcome(draft, problem=Problem.BUTTON_EXPECTED)  # nothing visible
         return Outcome(replace(draft, step=Step.SUMMARY, note=note, noted=True))
     return Outcome(draft, problem=Problem.BUTTON_EXPECTED)
+
+
+def one_line(text: str) -> str:
+    """What a person typed, safe to store and show on one line: control characters (line
+    breaks, tabs, NUL...) and unpaired surrogates become spaces, runs of spaces one."""
+    return " ".join(
+        "".join(" " if unicodedata.category(ch) in ("Cc", "Cs") else ch for ch in text).split()
+    )
 
 
 def expects_text(step: str) -> bool:

@@ -59,6 +59,11 @@ class Rules:
     repost_urgent_minutes: int  # an unclaimed urgent alert is posted again after this long
     fallback_chat_id: int | None = None
 
+    def red_flags_among(self, symptoms: Sequence[str]) -> list[str]:
+        """The red-flag symptoms among ``symptoms``: the person is told whom to call the
+        moment one is chosen, and the authority is alerted at once when it is sent."""
+        return [code for code in symptoms if code in self.red_flags]
+
 
 def _alerting(severity: str, weight: str) -> Alerting:
     return Alerting(severity, Decimal(weight))
@@ -135,7 +140,7 @@ def evaluate(
         alerting = rules.alerting[rule]
         findings.append(Finding(rule, alerting.severity, alerting.weight, tuple(reasons)))
 
-    flags = [code for code in reading.symptoms if code in rules.red_flags]
+    flags = rules.red_flags_among(reading.symptoms)
     if flags:
         found(Rule.RED_FLAG, {"red_flags": flags})
     limit = rules.temperature_above.get(kind)

@@ -19,11 +19,10 @@ from backend.domain.activation import hash_code, looks_like_code, new_code
 from backend.domain.broadcasts import MAX_TEXT
 from backend.domain.messages import NO_REGION, Kind, Outgoing, Priority
 from backend.domain.staff import StaffMember
-from backend.i18n import pick_language
 from backend.services import audit, escalations
 from backend.services import staff as staff_service
 from backend.services.broadcasts import create_in
-from backend.services.chat import ChatUpdate, Replies
+from backend.services.chat import ChatUpdate, Replies, language_for
 from backend.services.context import ServiceContext
 from backend.storage import cases as case_store
 from backend.storage import escalations as escalation_store
@@ -124,11 +123,14 @@ async def once_in_group(
             return None
         region_id, alert_regions = await chat_regions(ctx, conn, update.chat_id)
         region = ctx.regions.get(region_id) if region_id else None
-        language = (
-            region.default_language
-            if region
-            else pick_language(ctx.languages, update.telegram_language)
-        )
+        if region:
+            language = region.default_language
+        else:
+            # A private chat (a staff member linking their account): one language rule for
+            # every reply, the case's when the chat has one, as in chat.once.
+            language = language_for(
+                ctx, await case_store.find_by_chat(conn, update.chat_id), update
+            )
         chat = GroupChat(
             update,
             user_id,

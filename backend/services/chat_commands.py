@@ -94,6 +94,11 @@ async def choose_language(
         if language not in ctx.languages or not chat.active or menu is None:
             chat.replies.notice(query_id, "question_closed")
             return
+        # Once only, as /stop's: an older menu, or this one pressed again, changes nothing.
+        await _close_menus(conn, chat, update, "languages", keep=menu.message_id)
+        if menu.answered:
+            _closed(chat, query_id, menu)
+            return
         await case_store.set_language(conn, update.chat_id, language)
         chat.replies.language = language
         chat.replies.notice(query_id)
@@ -161,11 +166,9 @@ async def confirm_stop(
             return
         # Answering one menu answers them all: an older copy, or one from before /resume,
         # must not stop (or say "the questions continue") again.
-        await _close_stop_menus(conn, chat, update, keep=menu.message_id)
+        await _close_menus(conn, chat, update, "stop", keep=menu.message_id)
         if menu.answered:
-            chat.replies.notice(query_id, "question_closed")
-            if menu.message_id is not None:
-                chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu.message_id)
+            _closed(chat, query_id, menu)
             return
         chat.replies.notice(query_id)
         authority = ctx.regions.require(chat.active[0].region).name
@@ -183,14 +186,25 @@ async def confirm_stop(
     return await once(ctx, update, handle)
 
 
-async def _close_stop_menus(
-    conn: asyncpg.Connection, chat: Chat, update: ChatUpdate, keep: int | None = None
+async def _close_menus(
+    conn: asyncpg.Connection,
+    chat: Chat,
+    update: ChatUpdate,
+    keyboard: str,
+    keep: int | None = None,
 ) -> None:
-    """Every open /stop menu of the chat is answered now; their buttons go (but ``keep``'s,
-    the menu being answered, which shows the answer instead)."""
-    for message_id in await outbox_store.close_menus(conn, update.chat_id, "stop"):
+    """Every open ``keyboard`` menu of the chat is answered now; their buttons go (but
+    ``keep``'s, the menu being answered, which shows the answer instead)."""
+    for message_id in await outbox_store.close_menus(conn, update.chat_id, keyboard):
         if message_id != keep:
             chat.replies.add(Kind.CLEAR_BUTTONS, message_id=message_id)
+
+
+def _closed(chat: Chat, query_id: str, menu: outbox_store.Menu) -> None:
+    """A menu answered before: "closed", and its buttons go."""
+    chat.replies.notice(query_id, "question_closed")
+    if menu.message_id is not None:
+        chat.replies.add(Kind.CLEAR_BUTTONS, message_id=menu.message_id)
 
 
 async def _pressed_menu(
@@ -233,7 +247,7 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
             return
         await case_store.set_stopped(conn, update.chat_id, None)
         # A /stop menu still on screen asked about the state before this: it must not act.
-        await _close_stop_menus(conn, chat, update)
+        await _close_menus(conn, chat, update, "stop")
         resumed = replace(chat.active[0], stopped_at=None)  # as it is from now on
         chat.replies.say("resumed", next=next_prompt_at(ctx, resumed))
 

@@ -50,7 +50,13 @@ async def _activate(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, c
             chat.replies.say("code_used")
         return
     if stored["expires_at"] <= now:
-        chat.replies.say("code_expired")
+        # Ended because staff made a newer link (revoked: a person who changed phones), or
+        # because its time ran out: said as what happened, so the person asks for the right
+        # thing.
+        replaced = await case_store.has_newer_code(
+            conn, stored["region"], stored["case_id"], stored["created_at"]
+        )
+        chat.replies.say("code_replaced" if replaced else "code_expired")
         return
     used = await case_store.use_activation_code(conn, hash_code(code), chat_id, now)
     case = used and await case_store.bind_chat(conn, used[0], used[1], chat_id, now)

@@ -137,7 +137,7 @@ async def _advance(
         chat.replies.after_commit.append(metrics.ENTRIES_STORED.labels(case.region).inc)
         view["next"] = next_prompt_at(ctx, case)
         view["corrected"] = prompt.answered_at is not None
-        if set(outcome.answer.symptoms) & set(region.rules.red_flags):
+        if region.rules.red_flags_among(outcome.answer.symptoms):
             # The authority is alerted, but may not look for a while: say whom to call now.
             view["urgent"] = region.emergency_number
         await _release_next_of_household(conn, chat, prompt)

@@ -102,12 +102,29 @@ async def insert_activation_code(
 async def get_activation_code(conn: asyncpg.Connection, code_hash: str) -> asyncpg.Record | None:
     rows = await conn.fetch(
         """
-        SELECT region, case_id, expires_at, used_at, used_chat_id
+        SELECT region, case_id, created_at, expires_at, used_at, used_chat_id
         FROM activation_codes WHERE code_hash = $1
         """,
         code_hash,
     )
     return rows[0] if rows else None
+
+
+async def has_newer_code(
+    conn: asyncpg.Connection, region: str, case_id: UUID, created_at: datetime
+) -> bool:
+    """Whether staff made the case a newer link than the one created at ``created_at`` (both
+    times the database's own: one clock for the comparison)."""
+    rows = await conn.fetch(
+        """
+        SELECT 1 FROM activation_codes
+        WHERE region = $1 AND case_id = $2 AND created_at > $3 LIMIT 1
+        """,
+        region,
+        case_id,
+        created_at,
+    )
+    return bool(rows)
 
 
 async def use_activation_code(
