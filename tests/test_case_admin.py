@@ -101,7 +101,7 @@ async def test_the_old_code_dies_with_a_new_one(service: TestClient, tokens: dic
     fresh = await response.json()
     citizen = bot_api.user(9701, "C", "en")
     await citizen.send_command("start", case["activation_code"])
-    assert "expired" in (await citizen.wait_for_message())["text"]
+    assert "replaced by a newer one" in (await citizen.wait_for_message())["text"]
     await citizen.send_command("start", fresh["activation_code"])
     # Staff gave no language: the person's own (Telegram says English), not Köln's German.
     assert "Welcome" in (await citizen.wait_for_message())["text"]

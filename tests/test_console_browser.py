@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -67,8 +68,22 @@ def fill(driver: WebDriver, fields: dict[str, str]) -> None:
             element.send_keys(value)
 
 
+def click(driver: WebDriver, selector: str) -> None:
+    """Find and click as one step, again if the element went stale in between: under load the
+    page a redirect or a live update brings can replace it after it was found (CI, two suites
+    side by side, 2026-12-07)."""
+    patient = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+    patient.until(lambda d: by_css(d, selector).click() or True)
+
+
+def choose(driver: WebDriver, selector: str, value: str) -> None:
+    """Select an option of a ``<select>``, as ``click`` does: found and used in one step."""
+    patient = WebDriverWait(driver, WAIT, ignored_exceptions=(StaleElementReferenceException,))
+    patient.until(lambda d: Select(by_css(d, selector)).select_by_value(value) or True)
+
+
 def submit(driver: WebDriver, form: str = "main form") -> None:
-    by_css(driver, f"{form} button[type=submit]").click()
+    click(driver, f"{form} button[type=submit]")
 
 
 def text_of(driver: WebDriver) -> str:
@@ -121,7 +136,7 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     assert "Worklist" in text_of(browser) and "Erika Muster" in text_of(browser)
 
     # Register a case: the handover sheet with its QR code.
-    by_css(browser, 'header nav a[href="/console/cases/new"]').click()
+    click(browser, 'header nav a[href="/console/cases/new"]')
     wait(browser, seen.url_contains("/console/cases/new"))
     region = live.ctx.regions.require(REGION)
     today = region.local_date(now())
@@ -172,7 +187,7 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
 
     # Claim the case (all its alerts at once), then resolve it with a comment.
     first = rows[0].get_attribute("data-id")
-    by_css(browser, f'tr[data-id="{first}"] form[action$="/claim"] button').click()
+    click(browser, f'tr[data-id="{first}"] form[action$="/claim"] button')
     wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "claimed"))
     row = by_css(browser, f'tr[data-id="{first}"]')
     assert "Claimed by Erika Muster" in row.text
@@ -189,7 +204,7 @@ def test_a_case_agent_works_an_alert_and_a_broadcast_without_a_terminal(
     shots.take("worklist-resolved")
 
     # The case page: the diary, the chart, the alert history.
-    by_css(browser, "#worklist tbody a").click()
+    click(browser, "#worklist tbody a")
     wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "svg.chart")))
     case_page = urlsplit(browser.current_url).path
     assert browser.find_elements(By.CSS_SELECTOR, "svg.chart circle.value.over")
@@ -243,15 +258,15 @@ def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
     base = live.base_url
     _, temporary = live.run(signin.create_member(live.ctx, "Ada Admin", "admin", [], "ada", None))
     set_up_account(browser, base, "ada", temporary, shots)
-    by_css(browser, 'button[name=language][value="de"]').click()
+    click(browser, 'button[name=language][value="de"]')
     wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, "h1"), "Arbeitsliste"))
     shots.take("worklist-german")
 
     browser.get(f"{base}/console/admin/staff")
     fill(browser, {"name": "Vera Viewer", "login": "vera", "role": "viewer"})
-    by_css(browser, f'input[name=regions][value="{REGION}"]').click()
+    click(browser, f'input[name=regions][value="{REGION}"]')
     shots.take("admin-staff")
-    by_css(browser, "form[action$='/admin/staff'] button[type=submit]").click()
+    click(browser, "form[action$='/admin/staff'] button[type=submit]")
     wait(browser, seen.presence_of_element_located((By.ID, "new-password")))
     assert by_css(browser, "#new-login").text == "vera"
     shots.take("admin-new-member")
@@ -260,7 +275,7 @@ def test_an_administrator_manages_staff_and_reads_the_audit_log_in_german(
     browser.get(f"{base}/console/admin/staff")
     by_css(browser, "main table").find_element(By.LINK_TEXT, "Vera Viewer").click()
     wait(browser, seen.presence_of_element_located((By.CSS_SELECTOR, "form.access-form")))
-    Select(by_css(browser, "form.access-form select[name=role]")).select_by_value("staff")
+    choose(browser, "form.access-form select[name=role]", "staff")
     submit(browser, "form.access-form")
     wait(browser, seen.text_to_be_present_in_element((By.CSS_SELECTOR, ".notice"), "geändert"))
     assert "Sachbearbeitung" in by_css(browser, "section.facts dl").text  # the case agents
