@@ -162,6 +162,65 @@ def closing(t: Translator, p: Params) -> str:
                 "Thank you for reporting every day! You will get no more questions. Get well soon "
                 "or stay well."
             ),
+            *_if_unwell(t, p),
+        ]
+    )
+
+
+def _if_unwell(t: Translator, p: Params) -> list[str]:
+    """Whom to call once the diary no longer asks (the region's emergency number)."""
+    if not p.get("emergency"):
+        return []  # queued before the number was part of the message
+    return [
+        t.gettext("If you feel unwell, call your doctor. In an emergency, call {number}.").format(
+            number=p["emergency"]
+        )
+    ]
+
+
+def _about(p: Params) -> list[str]:
+    """In a household, whom a message about one case is about."""
+    return [f"{p['label']}:"] if p.get("label") else []
+
+
+def _case_closed(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    ended = _("Your health authority has ended your symptom diary: you will get no more questions.")
+    return "\n\n".join([*_about(p), ended, *_if_unwell(t, p)])
+
+
+def _case_reopened(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    resumed = _("Your health authority has resumed your symptom diary, until {end}.").format(
+        end=t.date(date.fromisoformat(p["end"]))
+    )
+    nxt = upcoming(t, p.get("next"), now, _("The next questions come {when}."))
+    return "\n\n".join([*_about(p), resumed, nxt])
+
+
+def _dates_changed(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    changed = _(
+        "Your health authority changed your quarantine: it now runs from {start} to {end}."
+    ).format(start=t.date(date.fromisoformat(p["start"])), end=t.date(date.fromisoformat(p["end"])))
+    nxt = upcoming(t, p.get("next"), now, _("The next questions come {when}."))
+    return "\n\n".join([*_about(p), changed, nxt])
+
+
+def _case_moved(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    moved = _("Your case is now looked after by {authority}.").format(authority=p["authority"])
+    nxt = upcoming(t, p.get("next"), now, _("The next questions come {when}."))
+    return "\n\n".join([*_about(p), moved, nxt])
+
+
+def _monitoring_ended(t: Translator, p: Params, now: datetime) -> str:
+    _ = t.gettext
+    return "\n\n".join(
+        [
+            _("Your monitoring has ended; there are no more questions. Stay well!"),
+            *_if_unwell(t, p),
+            _("If your health authority gives you a new link, open it to start again."),
         ]
     )
 
@@ -212,9 +271,12 @@ REPLIES: dict[str, Callable[[Translator, Params, datetime], str]] = {
     "temperature_unreadable": _unreadable,
     "temperature_implausible": _implausible,
     "note_too_long": _note_too_long,
-    "monitoring_ended": _simple(
-        N_("Your monitoring has ended; there are no more questions. Stay well!")
-    ),
+    "monitoring_ended": _monitoring_ended,
+    "case_closed": _case_closed,
+    "case_reopened": _case_reopened,
+    "dates_changed": _dates_changed,
+    "case_moved": _case_moved,
+    "superseded": _simple(N_("This question was replaced by a newer one below.")),
     "already_stopped": _simple(N_("The questions are already paused. Type /resume to continue.")),
     "stop_cancelled": _simple(N_("Good, the daily questions continue.")),
     "not_paused": _with_next(

@@ -160,8 +160,10 @@ def question_view(
         elif p.get("next"):
             lines.append(upcoming(t, p["next"], now, _("Next questions: {when}.")))
         rows = [[_button(_("✏️ Correct"), prompt, Action.CORRECT)]]
-    if step not in (Step.ASK, Step.DONE) and region and region.rules.red_flags_among(
-        draft.symptoms
+    if (
+        step not in (Step.ASK, Step.DONE)
+        and region
+        and region.rules.red_flags_among(draft.symptoms)
     ):
         # Safety first: the moment a red-flag symptom is ticked, not four steps later.
         lines.insert(1, _urgent(t, region.emergency_number))
@@ -169,9 +171,7 @@ def question_view(
 
 
 def _urgent(t: Translator, number: str) -> str:
-    return t.gettext("⚠️ If this is severe, call {number} or your doctor now.").format(
-        number=number
-    )
+    return t.gettext("⚠️ If this is severe, call {number} or your doctor now.").format(number=number)
 
 
 def answers(t: Translator, draft: Draft, symptoms: tuple[Symptom, ...]) -> str:

@@ -13,6 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
+from backend.services.rounds import start_round
 from backend.services.staff import create_staff
 from bot.callbacks import encode_question
 from bot.sandbox import SandboxBotApi, SandboxUser
@@ -158,7 +159,7 @@ async def test_forged_and_foreign_buttons_change_nothing(
 
 
 async def test_double_taps_and_stale_buttons_store_one_entry(
-    service: TestClient, headers: dict, bot_api: SandboxBotApi
+    service: TestClient, headers: dict, bot_api: SandboxBotApi, ctx: ServiceContext
 ) -> None:
     case, citizen = await activate(service, headers, bot_api, 3008)
     await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
@@ -171,8 +172,9 @@ async def test_double_taps_and_stale_buttons_store_one_entry(
     ] == "Your answer is already recorded. Thank you!"
     assert len(await entries(service, headers, case)) == 1
 
-    # A new round closes the old prompt: its buttons are stale, the new ones work.
-    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    # A new round (the next slot: staff would not ask again who answered this one) closes
+    # the old prompt: its buttons are stale, the new ones work.
+    await start_round(ctx, "de-koeln", "schedule", slot="next")
     fresh = await citizen.wait_for_message(
         lambda m: has_button("well")(m) and m["message_id"] != prompt["message_id"]
     )

@@ -29,6 +29,8 @@ from backend.storage import escalations as escalation_store
 from bot.callbacks import encode_alert
 from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
 from tests.test_end_to_end import has_button
+from tests.test_questionnaire_flows import next_slot
+from tests.waiting import eventually
 
 REGION = "de-koeln"
 
@@ -269,14 +271,23 @@ async def test_a_repeat_updates_the_open_alert(
         service, token, bot_api, 5204, "index", "39.6", staff_reference="K-9"
     )
     citizen = bot_api.user(5204)
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await next_slot(service, REGION)  # the same day's next slot: another answer
     await answer(citizen, "40.2", ())
+
+    async def updated() -> bool:  # by the alert checker, beside the sender, once it has run
+        rows = await ctx.db.fetch(
+            "SELECT max(reasons::TEXT) AS reasons FROM escalations "
+            "WHERE case_id = $1::UUID AND rule = 'temperature'",
+            case["id"],
+        )
+        return "40.2" in (rows[0]["reasons"] or "")
+
+    await eventually(updated, "the open alert updated with 40.2", timeout=15)
     rows = await ctx.db.fetch(
-        "SELECT count(*) AS n, max(reasons::TEXT) AS reasons FROM escalations "
-        "WHERE case_id = $1::UUID AND rule = 'temperature'",
+        "SELECT count(*) AS n FROM escalations WHERE case_id = $1::UUID AND rule = 'temperature'",
         case["id"],
     )
-    assert rows[0]["n"] == 1 and "40.2" in rows[0]["reasons"]
+    assert rows[0]["n"] == 1  # the same alert, not a second one
 
 
 async def test_non_reporting_and_reposting_urgent_alerts(
@@ -545,7 +556,7 @@ async def test_one_entry_crossing_several_rules_is_one_message_and_claim_takes_t
 
     # A later entry crossing another rule while those are open: a message of its own.
     citizen = bot_api.user(5209)
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await next_slot(service, REGION)
     await answer(citizen, "37.0", ("Chest pain",))
     second = await in_group(
         group, lambda m: alert_in(group, "K-30")(m) and m["message_id"] != first["message_id"]

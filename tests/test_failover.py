@@ -36,7 +36,8 @@ from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
 from tests.ha_cluster import Cluster, Member, start_cluster
 from tests.test_end_to_end import button_data, cli, has_button
-from tests.test_instances import Instance, eventually, start
+from tests.test_instances import Instance, start
+from tests.waiting import eventually
 
 pytestmark = [pytest.mark.failover, pytest.mark.timeout(900)]
 

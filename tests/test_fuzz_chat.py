@@ -1,6 +1,6 @@
 """Fuzzing the chat: a few thousand random texts, commands, unicode (right-to-left scripts,
-emoji, zero-width and control characters), very long messages, random button data and real
-prompt buttons with altered data (a character changed, something appended, cut short, another
+emoji, zero-width and control characters), very long messages, random button data, the real
+buttons of menus answered or replaced long ago, and real prompt buttons with altered data (a character changed, something appended, cut short, another
 person's prompt id), from activated and unknown chats, through the real PTB and the loopback
 Bot API server.
 
@@ -110,6 +110,18 @@ def prompt_buttons(messages: list[dict]) -> tuple[dict, list[str]] | None:
     return None
 
 
+def stale_menu_buttons(messages: list[dict]) -> tuple[dict, list[str]] | None:
+    """A menu (/language, /stop) older than the newest one, with its buttons' data: a tap
+    there must act never, or once (issue 19)."""
+    menus = []
+    for message in messages:
+        keyboard = (message.get("reply_markup") or {}).get("inline_keyboard") or []
+        data = [b["callback_data"] for row in keyboard for b in row if "callback_data" in b]
+        if data and not any(d.startswith("q:") for d in data):
+            menus.append((message, data))
+    return menus[0] if len(menus) > 1 else None
+
+
 def altered(rng: random.Random, data: str, foreign: str) -> str:
     """A real button's data, changed so that it is no button we ever sent."""
     while True:
@@ -187,7 +199,12 @@ async def test_random_input_never_breaks_anything(
         for user in citizens + strangers:
             target = user.last_message
             shown = prompt_buttons(user.messages) if user in citizens else None
-            if shown is not None and rng.random() < 0.15:
+            stale = stale_menu_buttons(user.messages) if user in citizens else None
+            if stale is not None and rng.random() < 0.1:
+                message, data = stale
+                await user.press(message, rng.choice(data))
+                presses += 1
+            elif shown is not None and rng.random() < 0.15:
                 message, data = shown
                 other = prompt_buttons(rng.choice([c for c in citizens if c is not user]).messages)
                 foreign = other[1][0] if other else rng.choice(data)

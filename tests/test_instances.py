@@ -15,7 +15,7 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -32,6 +32,7 @@ from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
 from tests.test_end_to_end import has_button
 from tests.test_escalations import alert_in, answer
+from tests.waiting import eventually
 
 REGION = "zz-instances"
 GROUP = -1_007_000_000_000
@@ -64,16 +65,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
-    """Wait for another process to get something done (polling: there is no clock to drive)."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not await check():
-        if loop.time() > deadline:
-            raise AssertionError(f"not within {timeout} s: {what}")
-        await asyncio.sleep(0.2)
 
 
 def regions_file(directory: Path) -> Path:

@@ -40,7 +40,8 @@ from backend.storage.database import Database
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.conftest import BOT_TOKEN
 from tests.test_end_to_end import button_data, has_button
-from tests.test_instances import eventually, free_port, is_ready
+from tests.test_instances import free_port, is_ready
+from tests.waiting import eventually
 
 CITIZENS = 300
 SECRET = "peak-secret"

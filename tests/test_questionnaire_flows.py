@@ -5,16 +5,20 @@ language switch in the middle of the questionnaire."""
 from __future__ import annotations
 
 from datetime import timedelta
+from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.api.app import CONTEXT
 from backend.domain.clock import FixedClock
 from backend.server import RUNNING
 from backend.services.context import ServiceContext
+from backend.services.rounds import start_round
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.test_end_to_end import has_button
+from tests.waiting import eventually
 
 REGION = "de-koeln"
 
@@ -59,6 +63,23 @@ async def prompt_for(service: TestClient, headers: dict, citizen: SandboxUser) -
     return await citizen.wait_for_message(has_button("well"))
 
 
+async def on_record(service: TestClient, message: dict) -> bool:
+    """The sender has written down the id Telegram gave ``message`` (it arrives first)."""
+    return await service.app[CONTEXT].db.transaction(
+        lambda conn: conn.fetchval(
+            "SELECT count(*) > 0 FROM outbox WHERE chat_id = $1 AND sent_message_id = $2",
+            message["chat"]["id"],
+            message["message_id"],
+        )
+    )
+
+
+async def next_slot(service: TestClient, region: str = REGION) -> None:
+    """The round of the region's next slot, as its schedule starts it (a round started by
+    staff does not ask again whoever answered the current slot)."""
+    await start_round(service.app[CONTEXT], region, "schedule", slot=f"next-{uuid4().hex[:8]}")
+
+
 def has_data(data: str):
     def match(message: dict) -> bool:
         keyboard = message.get("reply_markup", {}).get("inline_keyboard", [])
@@ -91,6 +112,9 @@ async def test_every_validation_error_gets_its_own_hint(
 ) -> None:
     case, citizen = await activated(service, headers, bot_api, 7001)
     prompt = await prompt_for(service, headers, citizen)
+    # The question is sent again below only once it is known to be on screen: its id
+    # recorded by the sender (a person reads before typing; a test must wait for it).
+    await eventually(lambda: on_record(service, prompt), "the prompt's id recorded", timeout=15)
     await citizen.send_text("I am fine")  # text where a button answers
     assert "buttons under my last question" in (await citizen.wait_for_message())["text"]
     prompt = await citizen.wait_for_message(has_button("well"))  # the question again, below
@@ -151,7 +175,8 @@ async def test_change_before_send_and_a_correction_after(
     assert entry["feeling_well"] is True and entry["corrected_at"] is not None
 
     # Once the next prompt has come, the old answer is closed for corrections.
-    await prompt_for(service, headers, citizen)
+    await next_slot(service)
+    await citizen.wait_for_message(has_button("well"))
     query = await citizen.press_button(corrected, "Correct")
     assert (await citizen.wait_for_answer(query))["text"] == "This question is closed."
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -15,6 +15,7 @@ from backend.domain.cases import Case, NewCase, validate_new_case
 from backend.domain.errors import Conflict, Forbidden, Invalid, NotFound
 from backend.domain.staff import StaffMember
 from backend.services import audit
+from backend.services.case_news import News, tell
 from backend.services.context import ServiceContext
 from backend.storage import case_admin
 from backend.storage import cases as case_store
@@ -22,6 +23,8 @@ from backend.storage import entries as entry_store
 from backend.storage import escalations as escalation_store
 from backend.storage.entries import Entry
 from backend.storage.escalations import Escalation
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -159,6 +162,9 @@ async def change_case(
         region = ctx.regions.require(case.region)
         validate_new_case(merged, region.local_date(ctx.clock.now()), ctx.languages)
         changed = await case_admin.change(conn, case.region, case.id, changes)
+        dates = (changed.quarantine_start, changed.quarantine_end) if changed else None
+        if changed and dates != (case.quarantine_start, case.quarantine_end):
+            await tell(ctx, conn, changed, News.DATES_CHANGED)
         await audit.record(
             conn,
             staff,
@@ -170,7 +176,7 @@ async def change_case(
         )
         return changed
 
-    return await ctx.db.transaction(act)
+    return _told(ctx, await ctx.db.transaction(act))
 
 
 async def close_case(ctx: ServiceContext, staff: StaffMember, case_id: UUID) -> Case:
@@ -194,9 +200,18 @@ async def _transition(ctx: ServiceContext, staff: StaffMember, case_id: UUID, ac
             state = "already closed" if action == "case.close" else "not closed, or purged"
             raise Conflict(f"the case is {state}.")
         await audit.record(conn, staff, action, case.region, now, case.id)
-        return await _visible(conn, staff, case_id)
+        after = await _visible(conn, staff, case_id)
+        news = News.CLOSED if action == "case.close" else News.REOPENED
+        await tell(ctx, conn, after, news)
+        return after
 
-    return await ctx.db.transaction(act)
+    return _told(ctx, await ctx.db.transaction(act))
+
+
+def _told(ctx: ServiceContext, result: T) -> T:
+    """After a change the person may have been told about (``case_news``): the sender."""
+    ctx.outbox.notify()
+    return result
 
 
 async def new_activation_code(
@@ -245,9 +260,11 @@ async def move_case(ctx: ServiceContext, staff: StaffMember, case_id: UUID, regi
                 from_region=case.region,
                 to_region=target.id,
             )
-        return await _visible(conn, staff, case_id)
+        moved = await _visible(conn, staff, case_id)
+        await tell(ctx, conn, moved, News.MOVED)
+        return moved
 
-    return await ctx.db.transaction(act)
+    return _told(ctx, await ctx.db.transaction(act))
 
 
 async def list_cases(

@@ -133,6 +133,16 @@ async def once(ctx: ServiceContext, update: ChatUpdate, handle: Handler) -> bool
     return messages is not None
 
 
+def say_not_monitored(ctx: ServiceContext, chat: Chat) -> None:
+    """The answer wherever monitoring is needed and the chat has none: that it ended (and
+    whom to call if unwell), or, for a chat never registered, how to take part."""
+    if not chat.cases:
+        chat.replies.say("start_unregistered")
+        return
+    region = ctx.regions.get(chat.cases[-1].region)
+    chat.replies.say("monitoring_ended", emergency=region.emergency_number if region else None)
+
+
 def language_for(ctx: ServiceContext, cases: list[Case], update: ChatUpdate) -> str:
     """Chosen once per update: the case's language, else Telegram's if we ship it, else the
     source language (a chat without a case has no region whose default could apply)."""

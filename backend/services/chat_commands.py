@@ -12,7 +12,7 @@ from backend.domain.cases import quarantine_day
 from backend.domain.messages import Kind
 from backend.domain.questionnaire import Draft
 from backend.services import escalations
-from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
+from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once, say_not_monitored
 from backend.services.context import ServiceContext
 from backend.services.questionnaire_flow import on_screen, question_view, show_again
 from backend.storage import cases as case_store
@@ -21,11 +21,11 @@ from backend.storage import outbox as outbox_store
 from backend.storage import prompts as prompt_store
 
 
-def _registered(chat: Chat) -> bool:
+def _registered(ctx: ServiceContext, chat: Chat) -> bool:
     """Commands about monitoring need a monitored person; say what to do otherwise."""
     if chat.active:
         return True
-    chat.replies.say("monitoring_ended" if chat.cases else "start_unregistered")
+    say_not_monitored(ctx, chat)
     return False
 
 
@@ -33,7 +33,7 @@ async def status(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """Day N of M (from the official start), today's entry or its absence, the next prompt."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not _registered(chat):
+        if not _registered(ctx, chat):
             return
         people = []
         for case in chat.active:
@@ -65,7 +65,7 @@ async def language_menu(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """/language: a button for each language, its own region's languages first."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not _registered(chat):
+        if not _registered(ctx, chat):
             return
         region = ctx.regions.require(chat.active[0].region)
         first = [lang for lang in region.languages if lang in ctx.languages]
@@ -138,7 +138,7 @@ async def stop(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """/stop: ask for a confirmation first; the authority will be told."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not _registered(chat):
+        if not _registered(ctx, chat):
             return
         if all(case.stopped_at for case in chat.active):
             chat.replies.say("already_stopped")
@@ -239,7 +239,7 @@ async def resume(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """/resume: prompts again from the next round on."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not _registered(chat):
+        if not _registered(ctx, chat):
             return
         if not any(case.stopped_at for case in chat.active):
             # Nothing to resume: "welcome back" would suggest they had been away.

@@ -10,7 +10,7 @@ from backend.domain.activation import hash_code, looks_like_code
 from backend.domain.cases import Case
 from backend.i18n import pick_language
 from backend.services import questionnaire_flow
-from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once
+from backend.services.chat import Chat, ChatUpdate, next_prompt_at, once, say_not_monitored
 from backend.services.context import ServiceContext
 from backend.storage import cases as case_store
 
@@ -24,7 +24,7 @@ async def start(ctx: ServiceContext, update: ChatUpdate, payload: str | None) ->
                 chat.replies.say("already_active", next=next_prompt_at(ctx, chat.active[0]))
                 await questionnaire_flow.show_again(conn, chat)
             else:
-                chat.replies.say("start_unregistered")
+                say_not_monitored(ctx, chat)
             return
         if not looks_like_code(payload):
             chat.replies.say("code_invalid")
@@ -96,11 +96,8 @@ async def text(ctx: ServiceContext, update: ChatUpdate, message: str) -> bool:
     """A typed message: the answer to an open question that wants text, else a hint."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        if not chat.cases:
-            chat.replies.say("start_unregistered")
-            return
         if not chat.active:
-            chat.replies.say("monitoring_ended")
+            say_not_monitored(ctx, chat)
             return
         await questionnaire_flow.typed(ctx, conn, chat, message)
 
@@ -111,7 +108,10 @@ async def unknown(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """An unknown command or an unsupported kind of message: a short hint, never silence."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        chat.replies.say("unknown_command" if chat.cases else "start_unregistered")
+        if chat.active:
+            chat.replies.say("unknown_command")
+        else:
+            say_not_monitored(ctx, chat)
 
     return await once(ctx, update, handle)
 
@@ -120,8 +120,10 @@ async def show_help(ctx: ServiceContext, update: ChatUpdate) -> bool:
     """``/help``: what the bot does and what to do now."""
 
     async def handle(conn: asyncpg.Connection, chat: Chat) -> None:
-        next_at = next_prompt_at(ctx, chat.active[0]) if chat.active else None
-        chat.replies.say("help", registered=bool(chat.active), next=next_at)
+        if not chat.active:
+            say_not_monitored(ctx, chat)
+            return
+        chat.replies.say("help", registered=True, next=next_prompt_at(ctx, chat.active[0]))
         await questionnaire_flow.show_again(conn, chat)
 
     return await once(ctx, update, handle)

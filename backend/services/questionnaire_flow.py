@@ -51,7 +51,7 @@ async def press(
         case = prompt and _case_of(chat, prompt)
         region = case and ctx.regions.get(case.region)
         if not prompt or not case or not region or not prompt.latest or message_id is None:
-            chat.replies.notice(query_id, "question_closed")
+            _inert(chat, query_id, message_id)
             return
         screen = OnScreen.from_draft(prompt.draft)
         current = screen.shows(message_id)
@@ -61,7 +61,7 @@ async def press(
         if not current:
             # The step was sent again below: only that copy answers, so that two copies
             # can never move the questionnaire apart (or store an answer twice).
-            chat.replies.notice(query_id, "question_closed")
+            _inert(chat, query_id, message_id)
             return
         chat.speak_as(case)
         draft = Draft.from_stored(prompt.step, prompt.draft)
@@ -74,6 +74,15 @@ async def press(
         chat.replies.notice(query_id, "recorded" if outcome.answer else None)
 
     return await once(ctx, update, handle)
+
+
+def _inert(chat: Chat, query_id: str, message_id: int | None) -> None:
+    """A button of a question that no longer counts (the case ended, a newer prompt came,
+    the step was sent anew): say so, and take the buttons off that message. They are taken
+    off when that happens, but a message still on its way then could not be named."""
+    chat.replies.notice(query_id, "question_closed")
+    if message_id is not None:
+        chat.replies.add(Kind.CLEAR_BUTTONS, message_id=message_id)
 
 
 async def typed(ctx: ServiceContext, conn: asyncpg.Connection, chat: Chat, message: str) -> None:

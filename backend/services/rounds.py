@@ -31,8 +31,8 @@ async def start_round(
     """Create a round and its prompts in one transaction, then wake the sender.
 
     Scheduled rounds name their slot ("09:00") and local date, so a double fire or a second
-    instance creates them once; a round started by staff gets a slot of its own and always
-    sends.
+    instance creates them once; a round started by staff gets a slot of its own and asks
+    everyone who has not answered the current slot yet.
     """
     region = ctx.regions.require(region_id)
     local_date = local_date or region.local_date(ctx.clock.now())
@@ -45,7 +45,13 @@ async def start_round(
         )
         if round_id is None:
             return RoundResult(round_id=None, prompts=0)
-        count = await round_store.expand_round(conn, region.id, round_id, local_date, spacing)
+        # Staff ask again who has not answered yet: not who answered the current slot.
+        since = None
+        if origin != "schedule":
+            since = await round_store.slot_began(conn, region.id, local_date)
+        count = await round_store.expand_round(
+            conn, region.id, round_id, local_date, spacing, answered_since=since
+        )
         return RoundResult(round_id=round_id, prompts=count)
 
     started = time.perf_counter()

@@ -10,9 +10,11 @@ from datetime import timedelta
 import asyncpg
 
 from backend.domain.messages import Kind, Priority
+from backend.services import case_news
 from backend.services.context import ServiceContext
 from backend.services.rounds import RoundResult, start_round
 from backend.storage import cases as case_store
+from backend.storage import outbox as outbox_store
 from backend.storage import rounds as round_store
 
 log = logging.getLogger(__name__)
@@ -66,7 +68,7 @@ async def close_finished_cases(ctx: ServiceContext, region_id: str) -> int:
     local = now.astimezone(region.zone)
 
     async def close(conn: asyncpg.Connection) -> int:
-        return await case_store.close_finished(
+        closed = await case_store.close_finished(
             conn,
             region.id,
             local.date(),
@@ -74,7 +76,15 @@ async def close_finished_cases(ctx: ServiceContext, region_id: str) -> int:
             now,
             int(Priority.PROMPT),
             Kind.CLOSING.value,
+            region.emergency_number,
         )
+        # The last day's questionnaire, if still open, leaves the screen with the case.
+        event = now.date().isoformat()
+        for case in closed:
+            if case_news.reachable(case):
+                cleared = await case_news.take_prompt_off_screen(conn, case, event)
+                await outbox_store.enqueue(conn, cleared)
+        return len(closed)
 
     closed = await ctx.db.transaction(close)
     if closed:

@@ -180,25 +180,26 @@ async def close_finished(
     now: datetime,
     priority: int,
     kind: str,
-) -> int:
+    emergency_number: str,
+) -> list[Case]:
     """Close cases whose quarantine has ended (today's too when ``include_today``) and enqueue
     a closing message for each activated, reachable one. Returns the cases closed."""
     rows = await conn.fetch(
-        """
+        f"""
         WITH closed AS (
             UPDATE cases SET status = 'closed', closed_at = $4
             WHERE region = $1 AND status IN ('registered', 'active')
               AND (quarantine_end < $2 OR (quarantine_end = $2 AND $3))
-            RETURNING region, id, chat_id, language, unreachable_at, quarantine_end
+            RETURNING {_COLUMNS}
         ),
         told AS (
             INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload)
             SELECT region, 'closing:' || id::TEXT, $5, $6, chat_id, language,
-                   jsonb_build_object('end', quarantine_end::TEXT)
+                   jsonb_build_object('end', quarantine_end::TEXT, 'emergency', $7::TEXT)
             FROM closed WHERE chat_id IS NOT NULL AND unreachable_at IS NULL
             ON CONFLICT (region, dedup_key) DO NOTHING
         )
-        SELECT count(*) AS n FROM closed
+        SELECT * FROM closed
         """,
         region,
         today,
@@ -206,8 +207,9 @@ async def close_finished(
         now,
         priority,
         kind,
+        emergency_number,
     )
-    return rows[0]["n"]
+    return [_case(row) for row in rows]
 
 
 async def set_silence_alerted(

@@ -403,3 +403,23 @@ async def find_prompt_messages(
             and row["sent_message_id"] != last["sent_message_id"]
         ),
     )
+
+
+async def withdraw_prompt(
+    conn: asyncpg.Connection, region: str, chat_id: int, prompt_id: UUID
+) -> int:
+    """A prompt that must not reach the person any more (their case ended): its message, a
+    step sent anew and its reminder, while still queued, are not sent. (By the chat's queued
+    messages, an index: the payload is not.)"""
+    status = await conn.execute(
+        """
+        UPDATE outbox SET failed_at = now(), failure = 'withdrawn', last_error = 'withdrawn',
+                          claimed_until = NULL
+        WHERE chat_id = $2 AND sent_at IS NULL AND failed_at IS NULL AND region = $1
+          AND kind IN ('prompt', 'questionnaire', 'reminder') AND payload ->> 'prompt' = $3
+        """,
+        region,
+        chat_id,
+        str(prompt_id),
+    )
+    return int(status.split()[-1])

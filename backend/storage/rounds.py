@@ -6,7 +6,7 @@ Python loop over rows.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 import asyncpg
@@ -56,12 +56,33 @@ async def insert_round(
     return rows[0]["id"] if rows else None
 
 
+async def slot_began(conn: asyncpg.Connection, region: str, local_date: date) -> datetime:
+    """When the region's current slot of ``local_date`` began: its latest scheduled round,
+    else the earliest time there is (the day has had no scheduled round yet)."""
+    rows = await conn.fetch(
+        """
+        SELECT max(created_at) AS began FROM rounds
+        WHERE region = $1 AND local_date = $2 AND origin = 'schedule'
+        """,
+        region,
+        local_date,
+    )
+    return rows[0]["began"] or datetime(1970, 1, 1, tzinfo=UTC)
+
+
 # The cases a round asks today: $1 region, $3 the round's local date.
 _DUE_CASES = """
     FROM cases
     WHERE region = $1 AND status = 'active' AND chat_id IS NOT NULL
       AND unreachable_at IS NULL AND stopped_at IS NULL
       AND quarantine_start <= $3 AND quarantine_end >= $3
+"""
+# ...leaving out those who answered a prompt of that date created since {since}.
+_NOT_ANSWERED_SINCE = """
+      AND NOT EXISTS (SELECT 1 FROM prompts a
+                      WHERE a.region = cases.region AND a.case_id = cases.id
+                        AND a.local_date = $3 AND a.answered_at IS NOT NULL
+                        AND a.created_at >= {since}::TIMESTAMPTZ)
 """
 # A prompt's id, derived from the round and the case ($2 the round id): both statements below
 # compute the same id without passing a million of them around, and without a million calls
@@ -71,9 +92,17 @@ _PROMPT_ID = "md5($2::UUID::TEXT || id::TEXT)::UUID"
 
 
 async def expand_round(
-    conn: asyncpg.Connection, region: str, round_id: UUID, local_date: date, spacing: timedelta
+    conn: asyncpg.Connection,
+    region: str,
+    round_id: UUID,
+    local_date: date,
+    spacing: timedelta,
+    answered_since: datetime | None = None,
 ) -> int:
     """Create a prompt and its outbox message for every case due one; return how many.
+
+    ``answered_since``: leave out cases that answered a prompt of the day created since then
+    (a round started by staff asks only who has not answered the current slot).
 
     Two statements in one transaction (its one snapshot sees the same cases twice), each
     writing its rows in the order of its table's primary key: prompts by case, the outbox by
@@ -81,18 +110,25 @@ async def expand_round(
     in key order fills one page after the other; fed at random, a million rows miss the buffer
     cache at every insert and the expansion waits on evictions and WAL flushes (README,
     performance). The messages are spread ``spacing`` apart (the sender's pace), so that a big
-    round does not arrive at the sender as one burst competing with alerts.
+    round does not arrive at the sender as one burst competing with alerts. A third statement
+    retires the prompts that the new ones replace (``_supersede``).
     """
+
+    def due(since: str) -> str:
+        return _DUE_CASES + (_NOT_ANSWERED_SINCE.format(since=since) if answered_since else "")
+
+    since = [answered_since] if answered_since else []
     await conn.execute(
         f"""
         INSERT INTO prompts (region, id, round_id, case_id, chat_id, local_date)
         SELECT region, {_PROMPT_ID}, $2, id, chat_id, $3
-        {_DUE_CASES}
+        {due("$4")}
         ORDER BY id
         """,
         region,
         round_id,
         local_date,
+        *since,
     )
     status = await conn.execute(
         f"""
@@ -107,7 +143,7 @@ async def expand_round(
                      + prompt_order * $7::INTERVAL
         FROM (SELECT {_PROMPT_ID} AS prompt_id, region, chat_id, language, label,
                      prompt_order, quarantine_start, quarantine_end
-              {_DUE_CASES}) AS due
+              {due("$8")}) AS due
         ORDER BY prompt_id
         """,
         region,
@@ -117,8 +153,19 @@ async def expand_round(
         Kind.PROMPT.value,
         spacing,
         HOUSEHOLD_TURN,
+        *since,
     )
     count = int(status.split()[-1])
+    if count:
+        await conn.execute(
+            _SUPERSEDE.format(due=due("$6"), prompt_id=_PROMPT_ID),
+            region,
+            round_id,
+            local_date,
+            int(Priority.BROADCAST),
+            Kind.EDIT.value,
+            *since,
+        )
     if count > 1:
         await conn.execute(
             "UPDATE rounds SET spread_seconds = $3 WHERE region = $1 AND id = $2",
@@ -127,6 +174,58 @@ async def expand_round(
             (count - 1) * spacing.total_seconds(),
         )
     return count
+
+
+# Each new prompt replaces its case's previous one if that was left unanswered: what of it is
+# still queued is not sent, and what is on screen (the prompt, a step sent anew) is edited to
+# say so, without buttons, when the new prompt is due (after it, at the lowest priority: the
+# morning's prompts go first). Older ones were retired by the prompt after them. An answered
+# one keeps its summary; its "Correct" button answers that it can no longer be changed.
+# The new prompts are found as the statements above found them (their derived ids), so
+# nothing scans the prompts of every round; each case's own prompts are read by its key.
+_SUPERSEDE = """
+    WITH due AS (
+        SELECT region, id AS case_id, language, {prompt_id} AS prompt_id
+        {due}
+    ),
+    previous AS (
+        SELECT due.region, due.language, due.prompt_id, last.id AS old_id
+        FROM due CROSS JOIN LATERAL (
+            SELECT p.id, p.answered_at FROM prompts p
+            WHERE p.region = due.region AND p.case_id = due.case_id AND p.id <> due.prompt_id
+            ORDER BY p.created_at DESC LIMIT 1
+        ) AS last
+        WHERE last.answered_at IS NULL
+    ),
+    withdrawn AS (
+        UPDATE outbox o SET failed_at = now(), failure = 'superseded',
+                            last_error = 'superseded', claimed_until = NULL
+        FROM previous
+        WHERE o.region = previous.region AND o.id = previous.old_id
+          AND o.sent_at IS NULL AND o.failed_at IS NULL
+        RETURNING o.id
+    ),
+    shown AS (
+        SELECT o.region, o.chat_id, o.sent_message_id, previous.language, previous.prompt_id
+        FROM previous JOIN outbox o ON o.region = previous.region AND o.id = previous.old_id
+        WHERE o.sent_message_id IS NOT NULL
+        UNION ALL
+        SELECT o.region, o.chat_id, o.sent_message_id, previous.language, previous.prompt_id
+        FROM previous JOIN outbox o ON o.subject_id = previous.old_id
+        WHERE o.region = previous.region AND o.kind = 'questionnaire'
+          AND o.payload ->> 'message_id' IS NULL AND o.sent_message_id IS NOT NULL
+    )
+    INSERT INTO outbox (region, dedup_key, priority, kind, chat_id, language, payload,
+                        not_before)
+    SELECT shown.region,
+           'superseded:' || shown.chat_id::TEXT || ':' || shown.sent_message_id::TEXT,
+           $4, $5, shown.chat_id, shown.language,
+           jsonb_build_object('message_id', shown.sent_message_id, 'message', 'superseded',
+                              'params', '{{}}'::JSONB),
+           fresh.not_before
+    FROM shown JOIN outbox fresh ON fresh.region = shown.region AND fresh.id = shown.prompt_id
+    ON CONFLICT (region, dedup_key) DO NOTHING
+"""
 
 
 async def rounds_due_for_reminders(
