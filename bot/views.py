@@ -16,6 +16,7 @@ from backend.domain.messages import NEXT_ENDED
 from backend.domain.questionnaire import Action, Draft, Step
 from backend.domain.regions import Region
 from backend.domain.symptoms import DEFAULT_SYMPTOMS, Symptom
+from backend.domain.temperature import fahrenheit_to_celsius
 from backend.domain.translatable import N_
 from backend.i18n import Translator
 from bot.callbacks import encode_question
@@ -112,6 +113,19 @@ def question_view(
                 _button(_("Done ➡️"), prompt, Action.DONE),
             ]
         )
+    elif step is Step.TEMPERATURE and draft.guess_f is not None:
+        # A number without a unit read as °F: asked once, so 100 is not stored unseen as
+        # 37.8 °C.
+        celsius = t.decimal(fahrenheit_to_celsius(draft.guess_f))
+        lines.append(
+            _("Did you mean {celsius} °C ({fahrenheit} °F)?").format(
+                celsius=celsius, fahrenheit=t.decimal(draft.guess_f, "0.##")
+            )
+        )
+        rows = [
+            [_button(_("✅ Yes, {value} °C").format(value=celsius), prompt, Action.CONFIRM)],
+            [_button(_("✏️ No, I will type it again"), prompt, Action.RETYPE)],
+        ]
     elif step is Step.TEMPERATURE:
         lines.append(
             _("What is your body temperature? Please type it, for example {example}.").format(

@@ -288,3 +288,32 @@ def test_invalid_registrations_name_the_field(change: dict, field: str) -> None:
     with pytest.raises(Invalid) as raised:
         validate_new_case(NewCase(**values), date(2026, 11, 26), ("de", "en"))
     assert raised.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("text", "guessed"),
+    [("98.6", "98.6"), ("100", "100"), ("101.3 F", None), ("38.5", None), ("100 °F", None)],
+)
+def test_a_guessed_unit_is_said_to_be_guessed(text: str, guessed: str | None) -> None:
+    reading = parse_temperature(text)
+    assert reading is not None
+    assert reading.guessed_fahrenheit == (Decimal(guessed) if guessed else None)
+
+
+def test_a_guessed_unit_is_confirmed_before_it_counts() -> None:
+    at_temperature = walk(Draft(), (Action.UNWELL, None), (Action.DONE, None)).draft
+    asked = q.type_text(at_temperature, "100")
+    assert asked.problem is None and asked.draft.step is Step.TEMPERATURE
+    assert asked.draft.guess_f == Decimal("100") and asked.draft.temperature is None
+    stored = Draft.from_stored(asked.draft.step, asked.draft.to_json())
+    assert stored == asked.draft  # survives the database
+    confirmed = q.press(stored, Action.CONFIRM, None, CODES).draft
+    assert confirmed.step is Step.TREND and confirmed.temperature == Decimal("37.8")
+    assert confirmed.guess_f is None and confirmed.measured
+    again = q.press(asked.draft, Action.RETYPE, None, CODES).draft
+    assert again.step is Step.TEMPERATURE and again.guess_f is None
+    typed_instead = q.type_text(asked.draft, "38,1").draft
+    assert typed_instead.step is Step.TREND and typed_instead.temperature == Decimal("38.1")
+    assert typed_instead.guess_f is None
+    # Confirming with no guess (a stale button) changes nothing.
+    assert q.press(at_temperature, Action.CONFIRM, None, CODES).problem is q.Problem.NOT_NOW

@@ -1,8 +1,8 @@
 """Fuzzing the chat: a few thousand random texts, commands, unicode (right-to-left scripts,
 emoji, zero-width and control characters), very long messages, random button data, the real
-buttons of menus answered or replaced long ago, and real prompt buttons with altered data (a character changed, something appended, cut short, another
-person's prompt id), from activated and unknown chats, through the real PTB and the loopback
-Bot API server.
+buttons of menus answered or replaced long ago, and real prompt buttons with altered data (a
+character changed, something appended, cut short, another person's prompt id), from activated
+and unknown chats, through the real PTB and the loopback Bot API server.
 
 Every input must be answered (a message, or the answer to a button press), no exception may
 escape, and nothing may be stored that the person did not send: no diary entry, and no

@@ -8,6 +8,7 @@ code that the bot turns into a friendly, specific hint. Nothing here knows Teleg
     ask --well--> done (stored at once: one tap when all is well)
      |
      unwell --> symptoms --> temperature --> trend --> note --> summary --send--> done
+                            (a unit guessed: "did you mean ...?" first)
                    ^                                               |
                    +--------------------- change ------------------+
     done --correct--> ask (within the region's correction window), answers kept
@@ -22,7 +23,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any
 
-from backend.domain.temperature import parse_temperature
+from backend.domain.temperature import fahrenheit_to_celsius, parse_temperature
 
 MAX_NOTE = 500
 TRENDS = ("better", "same", "worse")
@@ -51,6 +52,8 @@ class Action(StrEnum):
     SEND = "send"
     CHANGE = "change"
     CORRECT = "correct"
+    CONFIRM = "ok"  # yes, the temperature as the unit was guessed
+    RETYPE = "retype"  # no: type it again
 
 
 class Problem(StrEnum):
@@ -85,6 +88,9 @@ class Draft:
     note: str | None = None
     noted: bool = False  # the note step was answered (a note, or skipped)
     well: bool | None = None  # the answer as sent (for corrections)
+    # A number typed without a unit, read as °F (e.g. "100"): asked once whether that is
+    # what the person meant, before it counts.
+    guess_f: Decimal | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -95,6 +101,7 @@ class Draft:
             "note": self.note,
             "noted": self.noted,
             "well": self.well,
+            "guess_f": str(self.guess_f) if self.guess_f is not None else None,
         }
 
     @classmethod
@@ -109,6 +116,7 @@ class Draft:
             note=data.get("note"),
             noted=bool(data.get("noted")),
             well=data.get("well"),
+            guess_f=_decimal_or_none(data.get("guess_f")),
         )
 
     def answer(self) -> Answer:
@@ -151,10 +159,8 @@ def press(
         return Outcome(replace(draft, step=Step.SYMPTOMS, well=None))
     if step is Step.SYMPTOMS:
         return _symptoms(draft, action, arg, symptom_codes)
-    if step is Step.TEMPERATURE and action == Action.NOT_MEASURED:
-        return Outcome(replace(draft, step=Step.TREND, temperature=None, measured=True))
-    if step is Step.TEMPERATURE and action == Action.KEEP and draft.measured:
-        return Outcome(replace(draft, step=Step.TREND))
+    if step is Step.TEMPERATURE:
+        return _temperature(draft, action)
     if step is Step.TREND and action == Action.TREND and arg in TRENDS:
         return Outcome(replace(draft, step=Step.NOTE, trend=arg))
     if step is Step.NOTE and action == Action.SKIP:
@@ -173,6 +179,29 @@ def press(
     if step is Step.DONE:
         return Outcome(draft, problem=Problem.ALREADY_RECORDED)
     return Outcome(draft, problem=Problem.NOT_NOW)
+
+
+def _temperature(draft: Draft, action: str) -> Outcome:
+    if action == Action.NOT_MEASURED:
+        return Outcome(
+            replace(draft, step=Step.TREND, temperature=None, measured=True, guess_f=None)
+        )
+    if action == Action.KEEP and draft.measured:
+        return Outcome(replace(draft, step=Step.TREND, guess_f=None))
+    if action == Action.CONFIRM and draft.guess_f is not None:
+        celsius = fahrenheit_to_celsius(draft.guess_f)
+        confirmed = replace(draft, temperature=celsius, measured=True, guess_f=None)
+        return Outcome(replace(confirmed, step=Step.TREND))
+    if action == Action.RETYPE and draft.guess_f is not None:
+        return Outcome(replace(draft, guess_f=None))
+    return Outcome(draft, problem=Problem.NOT_NOW)
+
+
+def _decimal_or_none(value: Any) -> Decimal | None:
+    try:
+        return Decimal(value) if value is not None else None
+    except (ArithmeticError, TypeError):
+        return None
 
 
 def _symptoms(
@@ -199,7 +228,11 @@ def type_text(draft: Draft, text: str) -> Outcome:
             return Outcome(draft, problem=Problem.TEMPERATURE_UNREADABLE)
         if not reading.plausible:
             return Outcome(draft, problem=Problem.TEMPERATURE_IMPLAUSIBLE, detail=reading.celsius)
-        measured = replace(draft, step=Step.TREND, temperature=reading.celsius, measured=True)
+        if reading.guessed_fahrenheit is not None:  # "100": ask before it counts
+            return Outcome(replace(draft, guess_f=reading.guessed_fahrenheit))
+        measured = replace(
+            draft, step=Step.TREND, temperature=reading.celsius, measured=True, guess_f=None
+        )
         return Outcome(measured)
     if draft.step is Step.NOTE:
         # One line, no layout tricks in the authority's view, and nothing PostgreSQL refuses

@@ -31,6 +31,13 @@ _SEPARATORS = str.maketrans({"٫": ".", "،": ","})
 class TemperatureReading:
     celsius: Decimal  # rounded to one decimal
     plausible: bool  # within MIN_C..MAX_C
+    # The number as typed when no unit was given and Fahrenheit was guessed: the person is
+    # asked once whether that is what they meant (issue 19).
+    guessed_fahrenheit: Decimal | None = None
+
+
+def fahrenheit_to_celsius(value: Decimal) -> Decimal:
+    return ((value - 32) * 5 / 9).quantize(_TENTH, rounding=ROUND_HALF_UP)
 
 
 def _normalise(text: str) -> str:
@@ -61,8 +68,13 @@ def parse_temperature(text: str) -> TemperatureReading | None:
     except InvalidOperation:
         return None
     unit = (match.group("unit") or "")[:1]
-    fahrenheit = unit == "f" or (not unit and Decimal(90) <= value <= Decimal(115))
-    if fahrenheit and unit not in ("c", "ц", "с"):
-        value = (value - 32) * 5 / 9
-    celsius = value.quantize(_TENTH, rounding=ROUND_HALF_UP)
-    return TemperatureReading(celsius=celsius, plausible=MIN_C <= celsius <= MAX_C)
+    guessed = not unit and Decimal(90) <= value <= Decimal(115)
+    if unit == "f" or guessed:
+        celsius = fahrenheit_to_celsius(value)
+    else:
+        celsius = value.quantize(_TENTH, rounding=ROUND_HALF_UP)
+    return TemperatureReading(
+        celsius=celsius,
+        plausible=MIN_C <= celsius <= MAX_C,
+        guessed_fahrenheit=value if guessed else None,
+    )
