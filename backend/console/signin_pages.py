@@ -33,13 +33,18 @@ from backend.console.security import (
 from backend.domain.errors import Invalid
 from backend.domain.signin import PASSWORD_MAX, PASSWORD_MIN
 from backend.services import signin
+from backend.services.password_hashing import HashingBusy
 from backend.services.signin import ConsoleSession, SignInFailed
 
-WRONG = N_("The login, the password or the code is not right.")
+WRONG = N_(
+    "The login, the password or the code is not right. After five wrong attempts in a row an "
+    "account is locked for 15 minutes."
+)
 LOCKED = N_(
     "Too many wrong attempts: this account is locked for 15 minutes. Ask an administrator if "
     "you cannot wait."
 )
+BUSY = N_("Many people are signing in right now: try again in a few seconds.")
 TOO_FAST = N_("Too many attempts from this address: wait a minute, then try again.")
 EXPIRED = N_(
     "This temporary password has expired (it is valid for 72 hours). Ask an administrator "
@@ -60,14 +65,6 @@ def _opened(request: web.Request, session: ConsoleSession, target: str) -> web.H
     return answer
 
 
-def _limited(request: web.Request) -> bool:
-    return request.app[FAILED_SIGNINS].blocked(limit_key(request[CLIENT]))
-
-
-async def _count_failure(request: web.Request) -> None:
-    await request.app[FAILED_SIGNINS].failed(limit_key(request[CLIENT]))
-
-
 @PAGES.get("/sign-in", access=None)
 async def sign_in_page(request: web.Request) -> web.StreamResponse:
     session = request.get(SESSION)
@@ -85,13 +82,23 @@ async def _attempt(
     session, or the page again saying why not; and where to go after signing in."""
     form = await request.post()
     target = console_page(str(form.get("next", "")))
-    if _limited(request):
+    addresses, address = request.app[FAILED_SIGNINS], limit_key(request[CLIENT])
+    if not addresses.reserve(address):  # counted before the check, not after
         return render(request, template, status=429, next=target, error=TOO_FAST), target
+    failed = True
     try:
-        return await step(form), target
+        session = await step(form)
+        failed = False
+        return session, target
     except SignInFailed as error:
-        await _count_failure(request)
         return render(request, template, status=401, next=target, error=_failure(error)), target
+    except HashingBusy:
+        failed = False  # nothing was checked
+        busy = render(request, template, status=503, next=target, error=BUSY)
+        busy.headers["Retry-After"] = "5"
+        return busy, target
+    finally:
+        await addresses.settle(address, failed)
 
 
 @PAGES.post("/sign-in", access=None)
@@ -170,9 +177,11 @@ async def setup(request: web.Request) -> web.StreamResponse:
         return await _setup_page(
             request, 422, {"repeat_password": t.gettext("The two passwords differ.")}
         )
-    if _limited(request):
+    addresses, address = request.app[FAILED_SIGNINS], limit_key(request[CLIENT])
+    if not addresses.reserve(address):
         return await _setup_page(request, 429, {"code": t.gettext(TOO_FAST)})
     options = request.app[OPTIONS]
+    failed = False
     try:
         session = await signin.complete_setup(
             request.app[CONTEXT],
@@ -186,8 +195,12 @@ async def setup(request: web.Request) -> web.StreamResponse:
         problem = t.gettext(error.detail).format(min=PASSWORD_MIN, max=PASSWORD_MAX)
         return await _setup_page(request, 422, {error.field: problem})
     except SignInFailed as error:
-        await _count_failure(request)
+        failed = True
         return await _setup_page(request, 401, {"code": t.gettext(_failure(error))})
+    except HashingBusy:
+        return await _setup_page(request, 503, {"code": t.gettext(BUSY)})
+    finally:
+        await addresses.settle(address, failed)
     raise _opened(request, session, console_page(str(form.get("next", ""))))
 
 

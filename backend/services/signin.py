@@ -9,13 +9,14 @@
    ``SessionPolicy.idle``, after ``lifetime`` at the latest, at sign-out, and everywhere at
    once with ``sign_out_everywhere``, a reset or offboarding.
 
-Wrong passwords and codes count against the account (locked for a while after several in a
-row, whichever instance answers); the per-address limit is the console's, per process.
+Every password or code takes one of the account's attempts *before* it is checked, in one
+conditional write (refused while locked, whichever instance answers); a wrong one keeps it,
+several in a row lock the account for a while. argon2 runs in ``password_hashing``'s capped
+executor. The per-address limit is the console's, per process.
 """
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hmac
 import logging
@@ -47,6 +48,7 @@ from backend.domain.signin import (
     temporary_password,
 )
 from backend.domain.staff import StaffMember, hash_token
+from backend.services import password_hashing as hashing
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff, record
 from backend.storage import signin as store
@@ -91,11 +93,11 @@ async def _password_matches(password_hash: str, password: str) -> bool:
         except (VerificationError, InvalidHashError):
             return False
 
-    return await asyncio.to_thread(check)  # ~50 ms of CPU: not on the event loop
+    return await hashing.CAPACITY.run(check)  # ~50 ms of CPU, 64 MiB: capped
 
 
 async def _hash(password: str) -> str:
-    return await asyncio.to_thread(_hasher.hash, password)
+    return await hashing.CAPACITY.run(lambda: _hasher.hash(password))
 
 
 def _totp(secret: str) -> pyotp.TOTP:
@@ -205,18 +207,25 @@ async def _open(
     )
 
 
-def _locked(credentials: Credentials, now: datetime) -> bool:
-    return credentials.locked_until is not None and credentials.locked_until > now
+async def _reserve(ctx: ServiceContext, credentials: Credentials) -> bool:
+    """One of the account's attempts, taken before anything is checked (False: locked)."""
+    return await ctx.db.transaction(
+        store.reserve_attempt, credentials.staff_id, ctx.clock.now(), FAILED_SIGNINS_BEFORE_LOCK
+    )
 
 
-async def _failed(ctx: ServiceContext, credentials: Credentials) -> SignInFailed:
+async def _failed(
+    ctx: ServiceContext, credentials: Credentials, tell_lock: bool = True
+) -> SignInFailed:
+    """The reserved attempt was wrong; the answer to give. That it locked the account is said
+    only after a code (``tell_lock``): whoever enters one gave the right password before."""
     now = ctx.clock.now()
     locked = await ctx.db.transaction(
         store.record_failure, credentials.staff_id, now, FAILED_SIGNINS_BEFORE_LOCK, LOCK_FOR
     )
     if locked:
         log.warning("console sign-in locked for a member after repeated failures")
-    return SignInFailed(locked=locked)
+    return SignInFailed(locked=locked and tell_lock)
 
 
 async def sign_in(
@@ -224,21 +233,22 @@ async def sign_in(
 ) -> ConsoleSession:
     """Step one: login and password. A pending session, or SignInFailed.
 
-    Every answer takes one argon2 check, whatever the login, and says "locked" (or that a
-    temporary password expired) only to someone who gave the right password: neither the
-    time nor the words tell a guesser whether a login exists. The count of failures is reset
-    only by a complete sign-in, so wrong codes after a right password count too."""
+    The attempt is counted before the password is checked, and while the account is locked
+    its password is not checked at all. Every answer takes one argon2 check all the same (of
+    a decoy for an unknown login or a locked account) and a wrong login, a wrong password and
+    a locked account get the same words: neither the time nor the answer tells a guesser that
+    a login exists, is locked, or that a password was right. A right password gives its
+    attempt back; the count is reset only by a complete sign-in, so wrong codes after a right
+    password count too."""
     login = normal_login(login)
     found = None if login_problem(login) else await ctx.db.transaction(store.by_login, login)
-    right = await _password_matches(found.password_hash if found else _decoy_hash(), password)
-    if found is None:
+    if found is None or not await _reserve(ctx, found):
+        await _password_matches(_decoy_hash(), password)
         raise SignInFailed()
-    if not right:
-        await _failed(ctx, found)
-        raise SignInFailed()  # "locked" would tell a guesser that the login exists
+    if not await _password_matches(found.password_hash, password):
+        raise await _failed(ctx, found, tell_lock=False)
+    await ctx.db.transaction(store.refund_attempt, found.staff_id)
     now = ctx.clock.now()
-    if _locked(found, now):
-        raise SignInFailed(locked=True)
     if found.password_temporary and found.password_set_at + TEMPORARY_FOR < now:
         raise SignInFailed(expired=True)
     stage = "setup" if found.password_temporary or not found.totp_confirmed else "password"
@@ -254,7 +264,8 @@ async def _pending(
     credentials = await ctx.db.transaction(store.of_member, session.staff.id)
     if credentials is None:
         raise SignInFailed()
-    if _locked(credentials, ctx.clock.now()):
+    if credentials.locked_until is not None and credentials.locked_until > ctx.clock.now():
+        # Said only here: whoever holds a pending session gave the right password.
         raise SignInFailed(locked=True)
     return session, credentials
 
@@ -301,6 +312,8 @@ async def verify_code(
 ) -> ConsoleSession:
     """Step two: the authenticator's code. A signed-in session (a new cookie)."""
     pending, credentials = await _pending(ctx, policy, token, "password")
+    if not await _reserve(ctx, credentials):
+        raise SignInFailed(locked=True)  # the password was right: "locked" tells nothing new
     step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
     if step is None or not credentials.totp_secret:
         raise await _failed(ctx, credentials)
@@ -334,7 +347,10 @@ async def complete_setup(
     session, credentials = await _pending(ctx, policy, token, "setup")
     if problem := password_problem(new_password, credentials.login):
         raise Invalid("new_password", problem)
+    if not await _reserve(ctx, credentials):
+        raise SignInFailed(locked=True)
     if await _password_matches(credentials.password_hash, new_password):
+        await ctx.db.transaction(store.refund_attempt, credentials.staff_id)
         raise Invalid("new_password", SAME_AS_TEMPORARY)
     step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
     if step is None or not credentials.totp_secret:

@@ -98,18 +98,39 @@ async def reset(
     )
 
 
+async def reserve_attempt(
+    conn: asyncpg.Connection, staff_id: UUID, now: datetime, lock_after: int
+) -> bool:
+    """Take one of the account's attempts *before* a password or code is checked, in one
+    conditional write: refused (False) while the account is locked or ``lock_after``
+    attempts are already counted, in flight or failed. Counting after the check let 200
+    codes sent at once all be checked while each saw the count from before (issue 20)."""
+    rows = await conn.fetch(
+        """
+        UPDATE staff_credentials SET failed_signins = failed_signins + 1, updated_at = $2
+        WHERE staff_id = $1 AND failed_signins < $3
+          AND (locked_until IS NULL OR locked_until <= $2)
+        RETURNING staff_id
+        """,
+        staff_id,
+        now,
+        lock_after,
+    )
+    return bool(rows)
+
+
 async def record_failure(
     conn: asyncpg.Connection, staff_id: UUID, now: datetime, lock_after: int, lock_for: timedelta
 ) -> bool:
-    """Count a wrong password or code; the ``lock_after``-th in a row locks the account for
-    ``lock_for``. True if this failure locked it."""
+    """A reserved attempt was wrong: it stays counted, and once ``lock_after`` are counted the
+    account is locked for ``lock_for`` (the count starts again after). True if this failure
+    locked it."""
     rows = await conn.fetch(
         """
         UPDATE staff_credentials SET
-            failed_signins = CASE WHEN failed_signins + 1 >= $3 THEN 0
-                                  ELSE failed_signins + 1 END,
-            locked_until = CASE WHEN failed_signins + 1 >= $3 THEN $2::TIMESTAMPTZ + $4::INTERVAL
+            locked_until = CASE WHEN failed_signins >= $3 THEN $2::TIMESTAMPTZ + $4::INTERVAL
                                 ELSE locked_until END,
+            failed_signins = CASE WHEN failed_signins >= $3 THEN 0 ELSE failed_signins END,
             updated_at = $2
         WHERE staff_id = $1
         RETURNING locked_until
@@ -120,6 +141,15 @@ async def record_failure(
         lock_for,
     )
     return bool(rows) and rows[0]["locked_until"] is not None and rows[0]["locked_until"] > now
+
+
+async def refund_attempt(conn: asyncpg.Connection, staff_id: UUID) -> None:
+    """A reserved attempt was right (a password, whose code comes next): it does not count."""
+    await conn.execute(
+        "UPDATE staff_credentials SET failed_signins = GREATEST(failed_signins - 1, 0) "
+        "WHERE staff_id = $1",
+        staff_id,
+    )
 
 
 async def record_success(conn: asyncpg.Connection, staff_id: UUID) -> None:
