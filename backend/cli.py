@@ -22,7 +22,7 @@ from backend.domain.staff import (
     MIN_TOKEN_DAYS,
     token_days_problem,
 )
-from backend.logs import PathOnlyAccessLogger, configure_logging
+from backend.logs import configure_logging
 from backend.storage.database import DatabaseUnreachable
 from backend.storage.migrations import SchemaError
 from backend.storage.overlays import OverlayError
@@ -183,9 +183,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 async def serve(settings: Settings) -> None:
-    from backend.server import create_app
+    from backend.server import app_runner, create_app
 
-    runner = web.AppRunner(create_app(settings), access_log_class=PathOnlyAccessLogger)
+    runner = app_runner(create_app(settings))
     await runner.setup()
     try:
         site = web.TCPSite(runner, settings.http_host, settings.http_port)

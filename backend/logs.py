@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import re
 import sys
 import traceback
 from collections.abc import Iterable
@@ -16,6 +17,7 @@ from typing import TextIO
 from urllib.parse import quote
 
 from aiohttp.abc import AbstractAccessLogger
+from aiohttp.http_exceptions import BadHttpMessage
 from aiohttp.web import BaseRequest, StreamResponse
 from pythonjsonlogger.json import JsonFormatter
 
@@ -110,10 +112,54 @@ def quiet_libraries(level: str) -> None:
     logging.getLogger("asyncpg").setLevel(max(logging.INFO, logging.getLevelName(level)))
 
 
+# Control characters (C0, DEL, C1), line and paragraph separators, bidirectional overrides,
+# and the backslash that introduces an escape (so that an escape cannot be forged either).
+_UNSAFE_IN_A_LINE = re.compile(r"[\\\x00-\x1f\x7f-\x9f\u200e\u200f\u2028-\u202e\u2066-\u2069]")
+
+
+def _escape_one(match: re.Match[str]) -> str:
+    char = match.group()
+    if char == "\\":
+        return "\\\\"
+    return f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}"
+
+
+def one_line(text: str) -> str:
+    """``text`` made safe for one line of a text log: what a client sent (a path decoded from
+    ``%0A``, say) could otherwise end the line and write a forged one after it."""
+    return _UNSAFE_IN_A_LINE.sub(_escape_one, text)
+
+
 class PathOnlyAccessLogger(AbstractAccessLogger):
     """aiohttp's access log without query strings: a console search (``?q=`` a staff
-    reference) or a filter must not reach the log, nor any Referer or User-Agent."""
+    reference) or a filter must not reach the log, nor any Referer or User-Agent. What is
+    written of the request (method and decoded path) is escaped by ``one_line``."""
 
     def log(self, request: BaseRequest, response: StreamResponse, time: float) -> None:
         if self.logger.isEnabledFor(logging.INFO):
-            self.logger.info("%s %s %s %.3fs", request.method, request.path, response.status, time)
+            self.logger.info(
+                "%s %s %s %.3fs",
+                one_line(request.method),
+                one_line(request.path),
+                response.status,
+                time,
+            )
+
+
+class ServerLogger(logging.LoggerAdapter):
+    """aiohttp's low-level server logger (``aiohttp.server``) with a malformed request taken
+    as what it is, a client's mistake: aiohttp answers it 400 and logs it at ERROR with a
+    traceback whose message quotes the offending bytes (a header's value: perhaps a token or
+    personal data, perhaps a NUL). Here it is one INFO line naming the error's type. Every
+    other error (a failing handler) is logged as aiohttp logs it."""
+
+    def __init__(self, logger: logging.Logger | None = None):
+        super().__init__(logger or logging.getLogger("aiohttp.server"), {})
+
+    def exception(
+        self, msg: object, *args: object, exc_info: object = True, **kwargs: object
+    ) -> None:
+        if isinstance(exc_info, BadHttpMessage):
+            self.info("malformed request refused with 400 (%s)", type(exc_info).__name__)
+            return
+        super().exception(msg, *args, exc_info=exc_info, **kwargs)

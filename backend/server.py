@@ -19,13 +19,14 @@ from telegram.ext import Application
 
 from backend.api.app import create_api
 from backend.config.regions import load_regions
-from backend.config.settings import Settings, SettingsError, host_problem
+from backend.config.settings import Settings, SettingsError, host_problem, is_loopback
 from backend.console.app import mount_console
 from backend.console.keys import ConsoleOptions
 from backend.domain.clock import Clock, SystemClock
 from backend.domain.signin import SessionPolicy
 from backend.i18n import Catalogs
 from backend.i18n import catalogs as shipped_catalogs
+from backend.logs import PathOnlyAccessLogger, ServerLogger
 from backend.scheduling.scheduler import RegionalScheduler
 from backend.services.alert_checks import AlertChecker
 from backend.services.context import RegionDirectory, ServiceContext, Signal
@@ -138,6 +139,13 @@ def create_app(
     """
     catalogs = catalogs or shipped_catalogs()
     roles = settings.roles
+    starts_sandbox = settings.sandbox and bool(roles & {"api", "bot", "sender"})
+    for problem in (
+        settings.embedded_database_problem(),
+        settings.sandbox_database_problem() if starts_sandbox else None,
+    ):
+        if problem:  # before anything starts: no embedded server, no sandbox
+            raise SettingsError(problem)
     ctx = build_context(settings, clock)
     identity = BotIdentity()
     running = Running()
@@ -225,7 +233,7 @@ def create_app(
             await task
 
     app.cleanup_ctx.append(database)
-    if roles & {"api", "bot", "sender"}:  # they all talk to Telegram
+    if roles & {"api", "bot", "sender"}:  # they all talk to Telegram (or the sandbox)
         app.cleanup_ctx.append(bot)
     if "sender" in roles:  # feeds the outbox it sends: alerts from queued diary entries
         app.cleanup_ctx.append(checking)
@@ -234,6 +242,13 @@ def create_app(
     app.cleanup_ctx.append(gauges)
     log.info("roles: %s", ", ".join(sorted(roles)))
     return app
+
+
+def app_runner(app: web.Application) -> web.AppRunner:
+    """The runner ``serve`` listens with: the access log without query strings or control
+    characters, and a malformed request (a NUL in a header) answered 400 with one quiet line
+    instead of an ERROR and a traceback quoting what the client sent."""
+    return web.AppRunner(app, access_log_class=PathOnlyAccessLogger, logger=ServerLogger())
 
 
 async def _refresh_gauges(ctx: ServiceContext, every: float = 15.0) -> None:
@@ -247,14 +262,21 @@ async def _refresh_gauges(ctx: ServiceContext, every: float = 15.0) -> None:
 
 
 async def _start_sandbox(sandbox: SandboxBotApi, settings: Settings) -> None:
-    """On DIARY_SANDBOX_PORT; if only the default port is taken (a second service on the same
-    machine, or anything else on 8081), on a free port: the banner names the page's URL."""
-    host, port = settings.http_host, settings.sandbox_port
+    """On DIARY_SANDBOX_HOST (loopback, not DIARY_HTTP_HOST: its page and JSON API read every
+    chat) and DIARY_SANDBOX_PORT; if only the default port is taken (a second service on the
+    same machine, or anything else on 8081), on a free port: the banner names the page's URL."""
+    host, port = settings.sandbox_host, settings.sandbox_port
+    if not is_loopback(host):
+        log.warning(
+            "DIARY_SANDBOX_HOST is %s: whoever reaches it reads every sandbox chat and can "
+            "write as anyone",
+            host,
+        )
     try:
         await sandbox.start(host=host, port=port)
         return
     except OSError as error:
-        if problem := host_problem(host, error):
+        if problem := host_problem(host, error, "DIARY_SANDBOX_HOST"):
             raise SettingsError(problem) from None
         if settings.sandbox_port_explicit or port == 0:
             raise SettingsError(

@@ -20,6 +20,7 @@ from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.conftest import NOW
 from tests.dates import instants
+from tests.rounds import new_round
 from tests.test_escalations import answer
 
 REGION = "de-berlin-mitte"
@@ -71,8 +72,7 @@ async def test_a_quarantine_at_a_hard_instant(
     citizen = bot_api.user(4_900_000 + list(INSTANTS).index(name), f"Cal {name}", "en")
     await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
     assert "Welcome" in (await citizen.wait_for_message())["text"]
-    response = await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
-    assert (await response.json())["prompts"] >= 1
+    assert (await new_round(service, REGION)).prompts >= 1
     await answer(citizen, "39.6", ("Cough",))
     response = await service.get(f"/api/v1/cases/{case['id']}/entries", headers=auth(token))
     (entry,) = (await response.json())["entries"]

@@ -23,6 +23,7 @@ from backend.services.retention import purge_expired
 from backend.services.staff import authenticate, create_staff, disable_staff, issue_token
 from backend.storage import entries as entry_store
 from backend.storage.groups import link_staff, staff_id_for_telegram
+from tests.rounds import new_round
 from tests.test_cli import run
 from tests.test_escalations import answer
 
@@ -325,9 +326,7 @@ async def test_every_token_expires(service: TestClient, tokens: dict, ctx: Servi
         await create_staff(ctx, "Tim", "viewer", [KOELN], token_days=0)
 
 
-async def test_failed_logins_are_slowed_down_per_address(
-    service: TestClient, tokens: dict
-) -> None:
+async def test_failed_logins_are_slowed_down_per_address(service: TestClient, tokens: dict) -> None:
     statuses = [
         (await service.get("/api/v1/cases", headers=auth(f"sd_wrong{n}"))).status for n in range(12)
     ]
@@ -492,7 +491,7 @@ async def test_after_a_purge_no_table_holds_the_chat_or_the_note(
     citizen = bot_api.user(chat_id, "Purge", "en")
     await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
     await citizen.wait_for_message()
-    await service.post(f"/api/v1/regions/{KOELN}/rounds", headers=auth(tokens["staff"]))
+    await new_round(service, KOELN)
     await answer(citizen, "38.6", ())  # its note names a street and a phone number
     note = "%Hauptstraße 5%"
     assert "diary_entries" in await tables_holding(db, note)

@@ -13,6 +13,7 @@ from backend.config.settings import (
     DEFAULT_TELEGRAM_API_URL,
     Settings,
     SettingsError,
+    database_on_this_machine,
 )
 
 
@@ -35,7 +36,7 @@ def test_values_and_secret_files(tmp_path: Path) -> None:
             "DIARY_TELEGRAM_API_URL": "http://127.0.0.1:8081/bot",
             "DIARY_HTTP_PORT": "9000",
             "DIARY_WEBHOOK_URL": "https://diary.example/telegram",
-            "DIARY_WEBHOOK_SECRET": "s3cret-value",
+            "DIARY_WEBHOOK_SECRET": "s3cret-value-of-at-least-32-chars",
         }
     )
     assert settings.telegram_token == "123456:ABC-def_ghi"
@@ -76,6 +77,16 @@ def test_a_cluster_is_named_by_all_its_hosts() -> None:
             {"DIARY_WEBHOOK_URL": "https://x.example/h", "DIARY_WEBHOOK_SECRET": "a b"},
             "DIARY_WEBHOOK_SECRET",
         ),
+        (
+            {"DIARY_WEBHOOK_URL": "https://x.example/h", "DIARY_WEBHOOK_SECRET": "x"},
+            "DIARY_WEBHOOK_SECRET",
+        ),
+        ({"DIARY_WEBHOOK_SECRET": "A" * 31}, "DIARY_WEBHOOK_SECRET"),  # guessable
+        # The placeholder of deploy/k8s/secret.example.yaml, copied as it is.
+        (
+            {"DIARY_WEBHOOK_SECRET": "replace-with-32-or-more-random-letters-digits-_-"},
+            "DIARY_WEBHOOK_SECRET",
+        ),
         ({"DIARY_REGIONS_FILE": "/nonexistent.toml"}, "DIARY_REGIONS_FILE"),
         ({"DIARY_TELEGRAM_TOKEN_FILE": "/nonexistent"}, "DIARY_TELEGRAM_TOKEN_FILE"),
         (
@@ -108,6 +119,12 @@ def test_bad_values_name_the_variable(env: dict[str, str], named: str) -> None:
     assert "secret" not in message  # a database password is never echoed
     assert "pw@" not in message  # a database password is never echoed
     assert "abc" not in message  # nor a token
+
+
+def test_a_webhook_secret_of_32_characters_is_enough() -> None:
+    secret = "0123456789abcdef-0123456789ABCDE"
+    assert len(secret) == 32
+    assert Settings.from_env({"DIARY_WEBHOOK_SECRET": secret}).webhook_secret == secret
 
 
 @pytest.mark.parametrize("token", ["test-token", "123456:ABC-def_ghi", "1:a.b~c:d"])
@@ -192,3 +209,29 @@ def test_duplicate_region(tmp_path: Path) -> None:
     path.write_text(region_table() + region_table())
     with pytest.raises(RegionsFileError, match="defined twice"):
         load_regions(path)
+
+
+@pytest.mark.parametrize(
+    ("url", "here"),
+    [
+        (None, True),  # the embedded database, on its Unix socket
+        ("postgresql://u@localhost/db", True),
+        ("postgresql://u:pw@127.0.0.1:5432/db", True),
+        ("postgresql://u@[::1]:5432/db", True),
+        ("postgresql://u@/db?host=%2Ftmp%2Fpg", True),  # as the embedded server's URL says it
+        ("postgresql://u@%2Fvar%2Frun%2Fpostgresql/db", True),
+        ("postgresql://u@127.0.0.1:5432,localhost:5433/db", True),
+        ("postgresql://u@db.example:5432/db", False),
+        ("postgresql://u@0.0.0.0:5432/db", False),
+        ("postgresql://u@127.0.0.1,10.0.0.2/db", False),  # one member elsewhere is enough
+        ("postgresql://u@localhost/db?host=db.example", False),
+        ("postgresql://u@/db", False),  # PGHOST decides: may be anywhere
+    ],
+)
+def test_which_databases_are_on_this_machine(url: str | None, here: bool) -> None:
+    assert database_on_this_machine(url) is here
+
+
+def test_the_sandbox_listens_on_loopback_unless_told_otherwise() -> None:
+    assert Settings.from_env({"DIARY_HTTP_HOST": "0.0.0.0"}).sandbox_host == "127.0.0.1"
+    assert Settings.from_env({"DIARY_SANDBOX_HOST": "0.0.0.0"}).sandbox_host == "0.0.0.0"

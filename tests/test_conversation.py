@@ -17,6 +17,7 @@ from backend.services.rounds import start_round
 from backend.services.staff import create_staff
 from bot.callbacks import encode_question
 from bot.sandbox import SandboxBotApi, SandboxUser
+from tests.rounds import new_round
 from tests.test_end_to_end import button_data, has_button
 
 UNREGISTERED = "please open the personal link"
@@ -130,7 +131,7 @@ async def test_forged_and_foreign_buttons_change_nothing(
 ) -> None:
     case, citizen = await activate(service, headers, bot_api, 3006)
     other_case, other = await activate(service, headers, bot_api, 3007)
-    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(service, "de-koeln")
     prompt = await citizen.wait_for_message(has_button("well"))
     others_prompt = await other.wait_for_message(has_button("well"))
 
@@ -162,7 +163,7 @@ async def test_double_taps_and_stale_buttons_store_one_entry(
     service: TestClient, headers: dict, bot_api: SandboxBotApi, ctx: ServiceContext
 ) -> None:
     case, citizen = await activate(service, headers, bot_api, 3008)
-    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(service, "de-koeln")
     prompt = await citizen.wait_for_message(has_button("well"))
     well = button_data(prompt, "well")
     first, second = await citizen.press(prompt, well), await citizen.press(prompt, well)
@@ -189,7 +190,7 @@ async def test_a_closed_cases_last_prompt_stores_nothing(
     service: TestClient, headers: dict, bot_api: SandboxBotApi
 ) -> None:
     case, citizen = await activate(service, headers, bot_api, 3009)
-    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(service, "de-koeln")
     prompt = await citizen.wait_for_message(has_button("well"))
     response = await service.post(f"/api/v1/cases/{case['id']}/close", headers=headers)
     assert response.status == 200

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_USERNAME
+from tests.rounds import new_round
 
 
 def has_button(action: str):
@@ -138,7 +139,7 @@ async def test_symptoms_and_temperature(
     citizen = bot_api.user(2002, "Bo", "en")
     await citizen.send_command("start", parse_qs(urlsplit(case["deep_link"]).query)["start"][0])
     await citizen.wait_for_message()
-    await service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(service, "de-koeln")
     prompt = await citizen.wait_for_message(has_button("well"))
 
     await citizen.press_button(prompt, "I don't feel well")

@@ -12,6 +12,7 @@ from uuid import UUID, uuid4
 import pytest
 from aiohttp.test_utils import TestClient
 
+from backend.api.keys import CONTEXT
 from backend.domain.cases import Case, NewCase
 from backend.domain.clock import FixedClock
 from backend.domain.questionnaire import Answer
@@ -28,6 +29,7 @@ from backend.storage import entries as entry_store
 from backend.storage import escalations as escalation_store
 from bot.callbacks import encode_alert
 from bot.sandbox import SandboxBotApi, SandboxGroup, SandboxUser
+from tests.rounds import new_round
 from tests.test_end_to_end import has_button
 from tests.test_questionnaire_flows import next_slot
 from tests.waiting import eventually
@@ -117,9 +119,22 @@ async def citizen_reports(
     citizen = bot_api.user(user_id, name, "en")
     await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
     await citizen.wait_for_message()
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await new_round(service, REGION)
     await answer(citizen, temperature, symptoms)
+    await rules_applied(service)
     return case
+
+
+async def rules_applied(service: TestClient) -> None:
+    """Once the alert checker (beside the sender) has taken every queued entry: the answer
+    itself only queues it (services/alert_checks.py)."""
+    db = service.app[CONTEXT].db
+
+    async def empty() -> bool:
+        rows = await db.fetch("SELECT count(*) AS n FROM entry_checks WHERE given_up_at IS NULL")
+        return rows[0]["n"] == 0
+
+    await eventually(empty, "the alert rules applied to the queued entries", timeout=15)
 
 
 async def answer(citizen: SandboxUser, temperature: str | None, symptoms: tuple[str, ...]) -> None:
@@ -321,7 +336,7 @@ async def test_non_reporting_and_reposting_urgent_alerts(
     silent = await in_group(
         group, lambda m: "24" in m["text"] and "K-10" in m["text"] and "🚨" not in m["text"]
     )
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=auth(token))
+    await new_round(service, REGION)
     await answer(bot_api.user(5205), "36.8", ())
     back = await in_group(
         group, lambda m: m["message_id"] == silent["message_id"] and "reply_markup" not in m

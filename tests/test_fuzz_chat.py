@@ -27,6 +27,7 @@ from backend.services.context import ServiceContext
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
+from tests.rounds import new_round
 from tests.test_end_to_end import has_button
 
 SEED = 20261126
@@ -185,7 +186,7 @@ async def test_random_input_never_breaks_anything(
         citizens.append(citizen)
     for citizen in citizens:
         await citizen.wait_for_message()
-    await fast_service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(fast_service, "de-koeln")
     for citizen in citizens:
         await citizen.wait_for_message(has_button("well"))
     entries_before = await ctx.db.fetch("SELECT count(*) AS n FROM diary_entries")

@@ -25,6 +25,7 @@ from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
 from tests.console_browser import PASSWORD as console_password
 from tests.console_browser import Browser, first_sign_in
+from tests.rounds import new_round
 from tests.test_end_to_end import has_button
 
 PASSWORD = "S3cret-Passw0rd-42"
@@ -92,7 +93,7 @@ async def test_a_full_run_logs_nothing_personal_or_secret(
     citizen = bot_api.user(8801, NAME, "en")
     await citizen.send_command("start", code)
     await citizen.wait_for_message()
-    await private_service.post("/api/v1/regions/de-koeln/rounds", headers=headers)
+    await new_round(private_service, "de-koeln")
     prompt = await citizen.wait_for_message(has_button("well"))
     await citizen.press_button(prompt, "I don't feel well")
     checklist = await citizen.wait_for_message(has_button("done"))

@@ -31,7 +31,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import REGISTRY
 
-from backend.api.keys import CONTEXT
 from backend.config.settings import Settings
 from backend.domain.clock import FixedClock
 from backend.server import RUNNING, create_app
@@ -39,12 +38,13 @@ from backend.services.staff import create_staff
 from backend.storage.database import Database
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.conftest import BOT_TOKEN
+from tests.rounds import new_round
 from tests.test_end_to_end import button_data, has_button
 from tests.test_instances import free_port, is_ready
 from tests.waiting import eventually
 
 CITIZENS = 300
-SECRET = "peak-secret"
+SECRET = "peak-secret-for-the-webhook-0123456789"
 HOOK = "/telegram/webhook"
 THANKS = "Thank you!"
 SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
@@ -169,12 +169,7 @@ async def webhook_service(
 
 
 async def start_round(client: TestClient, region: str) -> None:
-    db = client.app[CONTEXT].db
-    token = await staff_token(db, client.app[CONTEXT].clock.now())
-    response = await client.post(
-        f"/api/v1/regions/{region}/rounds", headers={"Authorization": f"Bearer {token}"}
-    )
-    assert response.status in (200, 201, 202), await response.text()
+    await new_round(client, region)
 
 
 async def test_300_presses_at_once_by_webhook(

@@ -19,6 +19,7 @@ from backend.services.context import ServiceContext
 from backend.services.observability import refresh_gauges
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
+from tests.rounds import new_round
 from tests.test_end_to_end import button_data, has_button
 from tests.test_escalations import citizen_reports
 
@@ -61,7 +62,7 @@ async def test_metrics_follow_a_round_an_answer_and_an_alert(
     citizen = bot_api.user(8_100_001, "Taras", "en")
     await citizen.send_command("start", case["deep_link"].rsplit("=", 1)[1])
     await citizen.wait_for_message()
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
+    await new_round(service, REGION)
     prompt = await citizen.wait_for_message(has_button("well"))
     await citizen.press(prompt, button_data(prompt, "well"))
     await citizen.wait_for_message(has_button("correct"))

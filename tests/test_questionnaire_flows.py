@@ -5,7 +5,6 @@ language switch in the middle of the questionnaire."""
 from __future__ import annotations
 
 from datetime import timedelta
-from uuid import uuid4
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -14,9 +13,9 @@ from backend.api.app import CONTEXT
 from backend.domain.clock import FixedClock
 from backend.server import RUNNING
 from backend.services.context import ServiceContext
-from backend.services.rounds import start_round
 from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
+from tests.rounds import new_round
 from tests.test_end_to_end import has_button
 from tests.waiting import eventually
 
@@ -59,7 +58,7 @@ async def activated(
 
 
 async def prompt_for(service: TestClient, headers: dict, citizen: SandboxUser) -> dict:
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
+    await new_round(service, REGION)
     return await citizen.wait_for_message(has_button("well"))
 
 
@@ -77,7 +76,7 @@ async def on_record(service: TestClient, message: dict) -> bool:
 async def next_slot(service: TestClient, region: str = REGION) -> None:
     """The round of the region's next slot, as its schedule starts it (a round started by
     staff does not ask again whoever answered the current slot)."""
-    await start_round(service.app[CONTEXT], region, "schedule", slot=f"next-{uuid4().hex[:8]}")
+    await new_round(service, region)
 
 
 def has_data(data: str):
@@ -232,7 +231,7 @@ async def test_stop_and_resume(
     question = await citizen.wait_for_message(has_data_prefix("s:y:"))
     await citizen.press_button(question, "Yes, stop the questions")
     assert "no more questions" in (await citizen.wait_for_message())["text"]
-    await service.post(f"/api/v1/regions/{REGION}/rounds", headers=headers)
+    await new_round(service, REGION)
     await citizen.send_command("status")  # whatever the round sent would come before this
     assert "paused" in (await citizen.wait_for_message(lambda m: "paused" in m["text"]))["text"]
     assert not any("How are you today?" in m["text"] for m in citizen.messages)

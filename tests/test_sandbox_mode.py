@@ -56,6 +56,44 @@ async def test_sandbox_mode(
             assert "personal link your health authority gave you" in reply["text"]
 
 
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses (hex, as the kernel shows them) with a socket listening on
+    ``port``: what is bound, not what the log says."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with open(table) as rows:
+            for row in list(rows)[1:]:
+                local, state = row.split()[1], row.split()[3]
+                address, _, hex_port = local.partition(":")
+                if state == "0A" and int(hex_port, 16) == port:
+                    found.add(address)
+    return found
+
+
+async def test_the_sandbox_listens_on_loopback_whatever_the_api_listens_on(
+    database_url: str, clock: FixedClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The container image sets DIARY_HTTP_HOST=0.0.0.0; the sandbox's page reads every chat,
+    so it stays on 127.0.0.1 unless DIARY_SANDBOX_HOST says otherwise."""
+    settings = Settings.from_env(
+        {
+            "DIARY_DATABASE_URL": database_url,
+            "DIARY_SANDBOX_PORT": "0",
+            "DIARY_HTTP_HOST": "0.0.0.0",
+        }
+    )
+    caplog.set_level(logging.INFO)
+    async with TestClient(TestServer(create_app(settings, clock=clock))) as client:
+        assert (await client.get("/healthz")).status == 200
+        banner = [r.getMessage() for r in caplog.records if "SANDBOX MODE" in r.getMessage()]
+        page = banner[0].rsplit(" ", 1)[-1]
+        assert page.startswith("http://127.0.0.1:"), page
+        port = int(page.split(":")[2].split("/")[0])
+        assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, nothing else
+        async with ClientSession() as http:
+            assert (await http.get(page)).status == 200
+
+
 @pytest.fixture
 def taken_port() -> Iterator[int]:
     """A port something else listens on."""

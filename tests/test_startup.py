@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -144,3 +145,40 @@ async def test_the_token_never_appears_in_an_error(
     message = str(raised.value)
     assert "SECRET" not in message and "<token>" in message
     assert "DIARY_TELEGRAM_API_URL" in message
+
+
+EXTERNAL = "postgresql://diary:pw@db.example.org:5432/diary"
+
+
+def test_the_sandbox_refuses_a_database_on_another_machine() -> None:
+    """The sandbox's chat page reads every chat: pointed by mistake (a token forgotten) at the
+    real database, it would show real people's conversations to whoever opens it."""
+    with pytest.raises(SettingsError) as refused:
+        create_app(Settings.from_env({"DIARY_DATABASE_URL": EXTERNAL}))
+    message = str(refused.value)
+    assert "DIARY_TELEGRAM_TOKEN" in message and "DIARY_SANDBOX_ALLOW_EXTERNAL_DATABASE" in message
+    assert "pw" not in message and "\n" not in message
+    # Allowed explicitly, with a real bot, or in a role that starts no bot: no refusal.
+    create_app(
+        Settings.from_env(
+            {"DIARY_DATABASE_URL": EXTERNAL, "DIARY_SANDBOX_ALLOW_EXTERNAL_DATABASE": "true"}
+        )
+    )
+    create_app(Settings.from_env({"DIARY_DATABASE_URL": EXTERNAL, "DIARY_TELEGRAM_TOKEN": "1:a"}))
+    create_app(Settings.from_env({"DIARY_DATABASE_URL": EXTERNAL, "DIARY_ROLE": "scheduler"}))
+
+
+def test_the_embedded_database_refuses_a_service_listening_beyond_loopback(
+    tmp_path: Path,
+) -> None:
+    """The embedded PostgreSQL is for trying out; a service others can reach holds real data."""
+    env = {"DIARY_DATA_DIR": str(tmp_path), "DIARY_HTTP_HOST": "0.0.0.0"}
+    with pytest.raises(SettingsError) as refused:
+        create_app(Settings.from_env(env))
+    message = str(refused.value)
+    assert message.startswith("DIARY_HTTP_HOST ") and "DIARY_DATABASE_URL" in message
+    assert "DIARY_EMBEDDED_DATABASE_ALLOW_NON_LOOPBACK" in message
+    assert not any(tmp_path.iterdir())  # refused before the embedded server was started
+    # On loopback, or allowed explicitly (a container's trial run): no refusal.
+    create_app(Settings.from_env(env | {"DIARY_HTTP_HOST": "127.0.0.1"}))
+    create_app(Settings.from_env(env | {"DIARY_EMBEDDED_DATABASE_ALLOW_NON_LOOPBACK": "true"}))

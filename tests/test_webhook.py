@@ -18,7 +18,7 @@ from backend.server import create_app
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
 
-SECRET = "webhook-secret-for-tests"
+SECRET = "webhook-secret-for-tests-0123456789"
 PATH = "/telegram/webhook"
 
 

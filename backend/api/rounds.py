@@ -16,13 +16,14 @@ from backend.services.rounds import start_round
     access=Access.WRITE,
     response=schemas.RoundOut,
     status=202,
-    summary="Send the daily prompt now to every active, activated case of the region",
+    summary="Send the daily prompt now to who has not answered the current slot (once per slot)",
     tags=("rounds",),
 )
 async def post_round(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     region = request.match_info["region"]
-    staff_of(request).require_write(region)
+    staff = staff_of(request)
+    staff.require_write(region)
     ctx.regions.require(region)
-    result = await start_round(ctx, region, origin="staff")
+    result = await start_round(ctx, region, origin="staff", staff=staff)
     return reply(schemas.RoundOut(round_id=result.round_id, prompts=result.prompts), 202)

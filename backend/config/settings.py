@@ -8,13 +8,14 @@ with one sentence that names the variable (``SettingsError``), and secrets never
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import re
 import socket
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from backend.config.database_tls import SETTINGS as TLS_SETTINGS
 from backend.config.database_tls import with_tls
@@ -26,6 +27,12 @@ DEFAULT_REGIONS_FILE = Path(__file__).resolve().parents[2] / "deploy" / "regions
 _TOKEN_BREAKS_URL = re.compile(r"[\s/?#%]")
 _DB_SCHEMES = ("postgresql", "postgres", "cockroachdb")
 ROLES = ("api", "bot", "scheduler", "sender")  # what one process does; "all" is every role
+# Whoever knows the webhook secret can post forged updates (any citizen's answers). Telegram
+# takes 1 to 256 of these characters; 32 random ones are out of reach of guessing.
+WEBHOOK_SECRET_MIN_LENGTH = 32
+# Placeholders the repository's examples show (deploy/k8s/secret.example.yaml): copied as they
+# are, they would be a secret everybody knows.
+PLACEHOLDER_WEBHOOK_SECRETS = frozenset({"replace-with-32-or-more-random-letters-digits-_-"})
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +55,12 @@ class SettingsError(ValueError):
     """A setting is missing or invalid; the message is one sentence naming the variable."""
 
 
-def host_problem(host: str, error: OSError) -> str | None:
-    """The sentence for a listening error caused by DIARY_HTTP_HOST, if it was the host."""
+def host_problem(host: str, error: OSError, name: str = "DIARY_HTTP_HOST") -> str | None:
+    """The sentence for a listening error caused by the host setting ``name``, if it was the
+    host."""
     if isinstance(error, socket.gaierror) or error.errno == errno.EADDRNOTAVAIL:
         return (
-            f"DIARY_HTTP_HOST {host!r} is not an address of this machine "
+            f"{name} {host!r} is not an address of this machine "
             f"({error.strerror}); use e.g. 127.0.0.1 or 0.0.0.0."
         )
     return None
@@ -66,9 +74,18 @@ class Settings:
     telegram_api_url: str = DEFAULT_TELEGRAM_API_URL
     http_host: str = "127.0.0.1"
     http_port: int = 8080
+    # The sandbox's chat page and JSON API read every chat: loopback, whatever DIARY_HTTP_HOST
+    # says (0.0.0.0 in the container image), unless DIARY_SANDBOX_HOST names another address.
+    sandbox_host: str = "127.0.0.1"
     sandbox_port: int = 8081
     # Set explicitly: a taken port stops start-up; the default falls back to a free port.
     sandbox_port_explicit: bool = False
+    # Sandbox mode with a database on another machine: most likely the real database with
+    # the token forgotten, so refused unless allowed (a compose trial's own database container).
+    sandbox_allow_external_database: bool = False
+    # The embedded PostgreSQL is for trying out; a service listening beyond loopback is
+    # meant for others, who should not entrust data to it, unless allowed (a container trial).
+    embedded_database_allow_non_loopback: bool = False
     regions_file: Path = DEFAULT_REGIONS_FILE
     webhook_url: str | None = None
     webhook_secret: str | None = field(default=None, repr=False)
@@ -104,6 +121,38 @@ class Settings:
     def webhook_mode(self) -> bool:
         return self.webhook_url is not None
 
+    def embedded_database_problem(self) -> str | None:
+        """The sentence refusing the embedded database for a service listening beyond
+        loopback, unless allowed."""
+        if (
+            not self.embedded_database
+            or is_loopback(self.http_host)
+            or self.embedded_database_allow_non_loopback
+        ):
+            return None
+        return (
+            f"DIARY_HTTP_HOST {self.http_host} is not a loopback address, and without "
+            "DIARY_DATABASE_URL the data would go to the embedded PostgreSQL, which is for "
+            "trying out, not for real data: set DIARY_DATABASE_URL, or "
+            "DIARY_EMBEDDED_DATABASE_ALLOW_NON_LOOPBACK=true for a trial (e.g. in a container)."
+        )
+
+    def sandbox_database_problem(self) -> str | None:
+        """The sentence refusing sandbox mode on a database on another machine, unless
+        allowed (only where the sandbox is started: ``migrate`` needs no token)."""
+        if (
+            not self.sandbox
+            or self.sandbox_allow_external_database
+            or database_on_this_machine(self.database_url)
+        ):
+            return None
+        return (
+            "DIARY_TELEGRAM_TOKEN is not set, so the bot would run in sandbox mode, whose chat "
+            "page shows every chat, on a database that DIARY_DATABASE_URL does not name by a "
+            "loopback address or Unix socket: set DIARY_TELEGRAM_TOKEN, or "
+            "DIARY_SANDBOX_ALLOW_EXTERNAL_DATABASE=true if that database holds no real data."
+        )
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
         """Build the settings from an environment mapping (normally ``os.environ``)."""
@@ -115,10 +164,8 @@ class Settings:
                 "DIARY_WEBHOOK_SECRET must be set when DIARY_WEBHOOK_URL is set, so that "
                 "forged updates can be refused."
             )
-        if webhook_secret and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", webhook_secret):
-            raise SettingsError(
-                "DIARY_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (1 to 256 characters)."
-            )
+        if webhook_secret is not None:
+            _check_webhook_secret(webhook_secret)
         token = env.secret("DIARY_TELEGRAM_TOKEN")
         if token is not None and _TOKEN_BREAKS_URL.search(token):
             # Never echo the token, not even a wrong one: it may be nearly right.
@@ -150,8 +197,13 @@ class Settings:
             telegram_api_url=api_url,
             http_host=env.text("DIARY_HTTP_HOST", "127.0.0.1"),
             http_port=env.port("DIARY_HTTP_PORT", 8080),
+            sandbox_host=env.text("DIARY_SANDBOX_HOST", "127.0.0.1"),
             sandbox_port=env.port("DIARY_SANDBOX_PORT", 8081),
             sandbox_port_explicit=env.raw("DIARY_SANDBOX_PORT") is not None,
+            sandbox_allow_external_database=env.flag("DIARY_SANDBOX_ALLOW_EXTERNAL_DATABASE"),
+            embedded_database_allow_non_loopback=env.flag(
+                "DIARY_EMBEDDED_DATABASE_ALLOW_NON_LOOPBACK"
+            ),
             regions_file=regions_file,
             webhook_url=webhook_url,
             webhook_secret=webhook_secret,
@@ -282,6 +334,53 @@ class _Env:
                 f"(got a URL with scheme {parts.scheme!r})."
             )
         return with_tls(value, tls, SettingsError)
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); not 0.0.0.0, which is every
+    address of the machine, nor a name that DNS might resolve anywhere."""
+    host = host.strip("[]").lower()
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def database_on_this_machine(url: str | None) -> bool:
+    """Whether every host a database URL names (several for a cluster, ``host=`` in the
+    query) is a Unix socket or a loopback address. The embedded database (no URL) is. A URL
+    naming no host at all is not: libpq's PGHOST may then send it anywhere."""
+    if url is None:
+        return True
+    parts = urlsplit(url)
+    hosts = [
+        unquote(urlsplit(f"//{host}").hostname or "")
+        for host in parts.netloc.rpartition("@")[2].split(",")
+    ]
+    for value in parse_qs(parts.query).get("host", []):
+        hosts.extend(value.split(","))
+    hosts = [host for host in hosts if host]
+    return bool(hosts) and all(host.startswith("/") or is_loopback(host) for host in hosts)
+
+
+def _check_webhook_secret(value: str) -> None:
+    """Never echoes the value: a near miss would give most of it away."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+        raise SettingsError(
+            "DIARY_WEBHOOK_SECRET may hold only A-Z, a-z, 0-9, _ and - (up to 256 characters)."
+        )
+    if len(value) < WEBHOOK_SECRET_MIN_LENGTH:
+        raise SettingsError(
+            f"DIARY_WEBHOOK_SECRET must be at least {WEBHOOK_SECRET_MIN_LENGTH} characters long "
+            f"(it has {len(value)}); generate one, e.g. with `openssl rand -hex 24`."
+        )
+    if value.lower() in PLACEHOLDER_WEBHOOK_SECRETS or value.lower().startswith("replace-with"):
+        raise SettingsError(
+            "DIARY_WEBHOOK_SECRET is the placeholder from the deployment examples; generate a "
+            "random one, e.g. with `openssl rand -hex 24`."
+        )
 
 
 def _check_hosts(netloc: str) -> None:

@@ -21,9 +21,10 @@ from backend.console import (  # noqa: F401 - importing a page module declares i
     worklist,
 )
 from backend.console.guard import error_pages, guard, security_headers
-from backend.console.keys import FAILED_SIGNINS, OPTIONS, PAGE_TEXTS, ConsoleOptions
+from backend.console.keys import FAILED_SIGNINS, OPTIONS, PAGE_TEXTS, STREAMS, ConsoleOptions
 from backend.console.pages import PAGES
 from backend.console.render import PREFIX
+from backend.console.stream_slots import StreamSlots
 from backend.i18n import catalogs
 from backend.services.context import ServiceContext
 
@@ -39,6 +40,7 @@ def create_console(
     app[OPTIONS] = options
     app[PAGE_TEXTS] = catalogs(domain="console")
     app[FAILED_SIGNINS] = FailedLogins()
+    app[STREAMS] = StreamSlots(options.streams_per_session, options.streams_per_process)
     aiohttp_jinja2.setup(
         app,
         loader=jinja2.FileSystemLoader(HERE / "templates"),

@@ -20,7 +20,7 @@ from aiohttp_sse import sse_response
 from backend.api.keys import CONTEXT, STAFF
 from backend.api.registry import Access
 from backend.api.requests import uuid_param
-from backend.console.keys import OPTIONS
+from backend.console.keys import OPTIONS, SESSION, STREAMS
 from backend.console.pages import PAGES
 from backend.console.security import session_cookie
 from backend.domain.errors import DomainError
@@ -37,11 +37,24 @@ async def _stream(
     event: str,
     version: Callable[[StaffMember], Awaitable[str | None]],
 ) -> web.StreamResponse:
-    """Send ``event`` with the current version now and whenever it changes; None ends it.
+    """Send ``event`` with the current version now and whenever it changes; None ends it;
+    429 beyond the open streams allowed (``stream_slots``).
 
     ``version`` is asked with the member as the session has them now (a role or regions
     changed meanwhile count at once). Whatever goes wrong once the stream has begun ends it
     (logged): an error page cannot be sent into a stream, and the browser reconnects."""
+    with request.app[STREAMS].taken(request[SESSION].id) as free:
+        if not free:
+            raise web.HTTPTooManyRequests(text="Too many live-update streams are open.")
+        return await _send(request, event, version)
+
+
+async def _send(
+    request: web.Request,
+    event: str,
+    version: Callable[[StaffMember], Awaitable[str | None]],
+) -> web.StreamResponse:
+    """The stream itself, once a slot is held."""
     options = request.app[OPTIONS]
     ctx = request.app[CONTEXT]
     cookie = session_cookie(request)

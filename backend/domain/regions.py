@@ -83,6 +83,14 @@ class Region:
             day += timedelta(days=1)
         return None
 
+    def current_slot(self, instant: datetime) -> str:
+        """The prompt slot ``instant`` falls in, by the schedule: the latest prompt time
+        passed today ("09:00"), or "early" before the first. A round started by staff
+        belongs to it: one per slot (issue 20)."""
+        local = instant.astimezone(self.zone).time()
+        passed = [at for at in self.prompt_times if at <= local]
+        return passed[-1].strftime("%H:%M") if passed else "early"
+
     def recent_slots(self, instant: datetime, within: timedelta) -> list[tuple[date, time]]:
         """Prompt slots (local date, time) that fell due in the ``within`` before ``instant``.
 

@@ -406,7 +406,11 @@ async def broadcast_decision(
             return
         region = ctx.regions.require(chat.region)
         broadcast_id, total = await create_in(
-            conn, chat.staff, [region.id], {region.default_language: draft["text"]}
+            conn,
+            chat.staff,
+            [region.id],
+            {region.default_language: draft["text"]},
+            now=ctx.clock.now(),
         )
         await group_store.set_draft_broadcast(conn, draft_id, broadcast_id)
         chat.replies.edit(message_id, "broadcast_sent", recipients=total)

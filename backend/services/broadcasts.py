@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 import asyncpg
@@ -11,6 +12,7 @@ from backend.domain.broadcasts import validate_texts
 from backend.domain.errors import Invalid, NotFound
 from backend.domain.messages import Priority
 from backend.domain.staff import StaffMember
+from backend.services import audit
 from backend.services.context import ServiceContext
 from backend.storage import broadcasts as store
 from backend.storage.broadcasts import Broadcast, Progress
@@ -79,7 +81,9 @@ async def create_broadcast(
     regions, cleaned = _checked(ctx, staff, regions, texts)
 
     async def create(conn: asyncpg.Connection) -> BroadcastStatus:
-        broadcast_id, _ = await create_in(conn, staff, regions, cleaned, kind, urgent)
+        broadcast_id, _ = await create_in(
+            conn, staff, regions, cleaned, kind, urgent, now=ctx.clock.now()
+        )
         return await _status(conn, regions, broadcast_id)
 
     status = await ctx.db.transaction(create)
@@ -95,15 +99,31 @@ async def create_in(
     texts: dict[str, str],
     kind: str | None = None,
     urgent: bool = False,
+    *,
+    now: datetime,
 ) -> tuple[UUID, int]:
     """Create and expand a broadcast inside the caller's transaction (texts already checked);
-    return its id and the number of deliveries."""
+    return its id and the number of deliveries. In each region's audit log: who sent what,
+    to how many (the texts are the authority's own words, not personal data)."""
     # Urgent notices go before routine prompts; ordinary ones after them.
     priority = Priority.PROMPT if urgent else Priority.BROADCAST
     broadcast_id = await store.insert(
         conn, staff.id, regions, texts, {"kind": kind} if kind else {}, urgent
     )
     total = await store.expand(conn, broadcast_id, regions, texts, kind, urgent, int(priority))
+    for region in regions:
+        await audit.record(
+            conn,
+            staff,
+            "broadcast.create",
+            region,
+            now,
+            broadcast=str(broadcast_id),
+            texts=texts,
+            kind=kind,
+            urgent=urgent,
+            recipients=total,
+        )
     return broadcast_id, total
 
 
