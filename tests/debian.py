@@ -54,6 +54,10 @@ NEEDS = {
         "etcd-server": "/usr/bin/etcd",
         "etcd-client": "/usr/bin/etcdctl",
         "postgresql-15": "/usr/lib/postgresql/15/bin/postgres",
+        "openssl": "/usr/bin/openssl",  # the cluster's throwaway certificates
+        # Patroni's HTTPS (to etcd, between members) goes through urllib3, which needs idna:
+        # only a "Suggests" of Debian's python3-urllib3.
+        "python3-idna": "/usr/lib/python3/dist-packages/idna/__init__.py",
     },
     "dates": {"faketime": "/usr/bin/faketime"},  # faketime depends on libfaketime
 }

@@ -183,7 +183,9 @@ async def test_cell(
         route.method, "/api/v1" + _fill(route.path, place), json=body, headers=headers
     )
     want = expected(route, caller, where)
-    assert response.status == want, (await response.text())[:300]
+    # A round by staff is once per slot: whoever comes second is allowed, and told 409.
+    allowed = {want, 409} if route.path.endswith("/rounds") and want == 202 else {want}
+    assert response.status in allowed, (await response.text())[:300]
     if want >= 400:
         assert response.content_type == "application/problem+json"
 

@@ -35,8 +35,10 @@ import pytest
 
 from backend.config.settings import Settings
 from backend.storage.database import Database, DatabaseUnreachable
+from backend.storage.embedded import SERVER_LOG_SETTINGS
 from tests import debian
 from tests.dates import clock_environment
+from tests.test_database_server_logs import assert_not_logged, provoke_failing_statements
 
 USER = "diary"
 DATABASE = "diary"
@@ -316,6 +318,9 @@ def tls_server() -> Iterator[TlsServer]:
                 f"ssl_ca_file = '{certs / 'ca.crt'}'\n"
                 "fsync = off\n"
             )
+            # No statement, parameter or error detail in its log, as on every server the
+            # project starts (tested below).
+            conf.writelines(f"{k} = '{v}'\n" for k, v in SERVER_LOG_SETTINGS.items())
         # Over TCP only TLS with a client certificate gets in; the superuser may use the Unix
         # socket to create the role and the database.
         (data / "pg_hba.conf").write_text(
@@ -519,3 +524,14 @@ async def test_plaintext_is_refused(tls_server: TlsServer, isolated: None) -> No
     url = tls_server.url(sslmode="disable", sslrootcert="", sslcert="", sslkey="")
     with pytest.raises(DatabaseUnreachable, match="no encryption"):
         await Database.connect(url)
+
+
+async def test_the_server_logs_no_value_of_a_failing_statement(
+    tls_server: TlsServer, isolated: None
+) -> None:
+    conn = await asyncpg.connect(tls_server.url())
+    try:
+        await provoke_failing_statements(conn)
+    finally:
+        await conn.close()
+    assert_not_logged([tls_server.log])

@@ -8,6 +8,10 @@ recovered, and then the new primary is killed too. Afterwards: every answer the 
 acknowledged is stored, every message was delivered, none twice beyond one claimed batch per
 kill, the round exists once.
 
+The cluster runs deploy/ha/patroni.yml as shipped (TLS, passwords from the environment):
+two short tests at the end check that its REST API takes changes only over HTTPS with the
+password, and that no member logs the data of a failing statement.
+
 Slow (a few minutes): marked ``failover``; ``make test`` leaves it out and ``make
 test-failover`` (run by ``.ci/run``) runs it.
 """
@@ -15,10 +19,12 @@ test-failover`` (run by ``.ci/run``) runs it.
 from __future__ import annotations
 
 import asyncio
+import http.client
 import json
 import os
 import sys
 import time
+import urllib.request
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +40,8 @@ from backend.storage.database import Database
 from backend.storage.regions import upsert_regions
 from bot.sandbox import SandboxBotApi
 from tests.conftest import BOT_TOKEN
-from tests.ha_cluster import Cluster, Member, start_cluster
+from tests.ha_cluster import API_USER, Cluster, Member, api, start_cluster
+from tests.test_database_server_logs import assert_not_logged, provoke_failing_statements
 from tests.test_end_to_end import button_data, cli, has_button
 from tests.test_instances import Instance, start
 from tests.waiting import eventually
@@ -336,3 +343,25 @@ async def test_the_service_survives_two_primaries_dying(
         "rounds": rounds[0]["n"],
     }
     print("failover figures:", json.dumps(figures))
+
+
+def test_the_rest_api_takes_changes_only_over_https_with_the_password(cluster: Cluster) -> None:
+    leader = cluster.leader()
+    assert leader is not None
+    with pytest.raises((OSError, http.client.HTTPException)):
+        urllib.request.urlopen(f"http://127.0.0.1:{leader.api_port}/patroni", timeout=5)
+    # A switchover naming no real member: refused even when heard, so nothing moves.
+    switch = (leader.api_port, leader.ca, "/switchover", "POST", {"leader": "nobody"})
+    assert api(*switch, auth=None)[0] == 401
+    assert api(*switch, auth=(API_USER, "not-the-password"))[0] == 401
+    assert api(*switch)[0] == 412  # past authentication: "leader name does not match"
+
+
+async def test_no_member_logs_the_data_of_a_failing_statement(cluster: Cluster) -> None:
+    conn = await asyncpg.connect(cluster.url)
+    try:
+        await provoke_failing_statements(conn)
+    finally:
+        await conn.close()
+    # Patroni passes its PostgreSQL's output on: each member's log holds both.
+    assert_not_logged([member.log for member in cluster.members])
