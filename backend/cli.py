@@ -118,6 +118,15 @@ def _parser() -> argparse.ArgumentParser:
         "parked", help="updates given up after repeated failures (key, error type, when)"
     )
     updates.add_parser("failed", help="the latest failures, parked or still being retried")
+    totp = commands.add_parser(
+        "totp", help="the key file that encrypts console authenticator secrets"
+    ).add_subparsers(dest="totp_command", required=True)
+    totp.add_parser("new-key", help="print a new key, to put on top of DIARY_TOTP_KEY_FILE")
+    totp.add_parser(
+        "rotate",
+        help="re-encrypt every stored secret with the key file's first key (then the older "
+        "keys can be removed)",
+    )
     overlay = commands.add_parser(
         "overlay",
         help="PostgreSQL partitioning by region (sql/overlays/; the CockroachDB and YugabyteDB "
@@ -165,6 +174,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             asyncio.run(group_link(settings, args.region))
         elif args.command == "overlay":
             asyncio.run(apply_overlay(settings, args.name))
+        elif args.command == "totp" and args.totp_command == "new-key":
+            from cryptography.fernet import Fernet
+
+            print(Fernet.generate_key().decode())
+        elif args.command == "totp":
+            asyncio.run(rotate_totp_keys(settings))
     except (
         SettingsError,
         RegionsFileError,
@@ -244,6 +259,28 @@ async def apply_overlay(settings: Settings, name: str) -> None:
     finally:
         await ctx.db.close()
     print("\n".join(done) if done else "Nothing to do: the overlay is in place.")
+
+
+async def rotate_totp_keys(settings: Settings) -> None:
+    """Step two of a key rotation (deploy/README.md): every secret under the first key."""
+    from backend.services.totp_secrets import SETTING, rotate
+
+    ctx = await _context(settings)
+    try:
+        done = await rotate(ctx)
+    finally:
+        await ctx.db.close()
+    print(
+        f"TOTP secrets re-encrypted with the first key: {done.resealed}; "
+        f"already under it: {done.current}."
+    )
+    if done.unreadable:
+        raise DomainError(
+            f"{len(done.unreadable)} secret(s) cannot be decrypted with any key in {SETTING} "
+            f"(logins: {', '.join(done.unreadable)}): keep the old keys until their key is "
+            "back in the file, or reset these sign-ins with `staff sign-in`."
+        )
+    print("Every instance has the new key on top? Then remove the old keys from the file.")
 
 
 async def create_staff(

@@ -32,6 +32,7 @@ from backend.services.alert_checks import AlertChecker
 from backend.services.context import RegionDirectory, ServiceContext, Signal
 from backend.services.observability import refresh_gauges
 from backend.services.setup import prepare_database
+from backend.services.totp_secrets import load_keys
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from bot.ingest import UpdateProcessor
@@ -88,6 +89,7 @@ def build_context(settings: Settings, clock: Clock | None = None) -> ServiceCont
         languages=catalogs.languages,
         outbox=Signal(),
         send_rate=settings.send_rate,
+        totp_keys=load_keys(settings),  # a bad key file stops start-up here, in one sentence
     )
 
 

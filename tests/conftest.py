@@ -22,6 +22,8 @@ from backend.domain.clock import FixedClock
 from backend.i18n import catalogs
 from backend.server import create_app
 from backend.services.context import RegionDirectory, ServiceContext, Signal
+from backend.services.staff import create_staff
+from backend.services.totp_secrets import TotpKeys
 from backend.storage.database import Database
 from backend.storage.embedded import start_embedded
 from backend.storage.migrations import migrate
@@ -97,6 +99,13 @@ def clock() -> FixedClock:
 
 
 @pytest.fixture
+async def headers(ctx: ServiceContext) -> dict[str, str]:
+    """An administrator's bearer token, for tests that register cases and start rounds."""
+    created = await create_staff(ctx, "Admin", "admin", [])
+    return {"Authorization": f"Bearer {created.token}"}
+
+
+@pytest.fixture
 def ctx(db: Database, clock: FixedClock) -> ServiceContext:
     return ServiceContext(
         db=db,
@@ -104,6 +113,7 @@ def ctx(db: Database, clock: FixedClock) -> ServiceContext:
         clock=clock,
         languages=catalogs().languages,
         outbox=Signal(),
+        totp_keys=TotpKeys.generate(),  # console sign-ins encrypt TOTP secrets with it
     )
 
 

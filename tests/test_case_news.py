@@ -15,7 +15,6 @@ from aiohttp.test_utils import TestClient
 from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
 from backend.services.schedule import close_finished_cases
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_end_to_end import button_data, has_button
 from tests.test_questionnaire_flows import REGION, activated, on_record, prompt_for
@@ -46,11 +45,6 @@ TEXTS = {
     },
 }
 LANGUAGES = [("en", 7301), ("de", 7302)]
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 def has_text(text: str):

@@ -8,25 +8,17 @@ import uuid
 from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.clock import FixedClock
 from backend.services.context import ServiceContext
 from backend.services.rounds import start_round
-from backend.services.staff import create_staff
 from bot.callbacks import encode_question
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.rounds import new_round
 from tests.test_end_to_end import button_data, has_button
 
 UNREGISTERED = "please open the personal link"
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    created = await create_staff(ctx, "Admin", "admin", [])
-    return {"Authorization": f"Bearer {created.token}"}
 
 
 async def register(service: TestClient, headers: dict[str, str], region: str = "de-koeln") -> dict:

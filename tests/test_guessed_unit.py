@@ -7,8 +7,6 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_end_to_end import button_data, has_button
 from tests.test_questionnaire_flows import activated, entries, prompt_for, step
@@ -22,11 +20,6 @@ ASKED = {
     ),
     "de": ("Meinten Sie 37,8 °C (100 °F)?", "Mir geht es nicht gut", "Nichts davon", "Etwa gleich"),
 }
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 @pytest.mark.parametrize(("language", "chat"), [("en", 7401), ("de", 7402)])

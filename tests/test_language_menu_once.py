@@ -8,19 +8,12 @@ from aiohttp.test_utils import TestClient
 
 from backend.i18n import catalogs
 from backend.server import RUNNING
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_questionnaire_flows import activated, data_of, has_data_prefix
 
 
 def closed(language: str) -> str:
     return catalogs().get(language).gettext("This question is closed.")
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 async def language_of(service: TestClient, headers: dict, case: dict) -> str:

@@ -5,23 +5,14 @@ says so. Through the real PTB and the loopback Bot API server."""
 
 from __future__ import annotations
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.server import RUNNING
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.test_end_to_end import button_data, has_button
 from tests.test_questionnaire_flows import activated, entries, has_data_prefix, prompt_for, step
 
 CLOSED = "This question is closed."
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    created = await create_staff(ctx, "Admin", "admin", [])
-    return {"Authorization": f"Bearer {created.token}"}
 
 
 def shown(citizen: SandboxUser, message: dict) -> dict:

@@ -6,26 +6,18 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.api.app import CONTEXT
 from backend.domain.clock import FixedClock
 from backend.server import RUNNING
 from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi, SandboxUser
 from tests.rounds import new_round
 from tests.test_end_to_end import has_button
 from tests.waiting import eventually
 
 REGION = "de-koeln"
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    created = await create_staff(ctx, "Admin", "admin", [])
-    return {"Authorization": f"Bearer {created.token}"}
 
 
 async def activated(

@@ -6,8 +6,6 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_end_to_end import button_data, has_button
 from tests.test_questionnaire_flows import activated, prompt_for
@@ -16,11 +14,6 @@ ADVICE = {
     "en": "If this is severe, call 112 or your doctor now.",
     "de": "Bei starken Beschwerden rufen Sie jetzt die 112",
 }
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 @pytest.mark.parametrize(("language", "chat"), [("en", 7201), ("de", 7202)])

@@ -11,17 +11,10 @@ from aiohttp.test_utils import TestClient
 
 from backend.domain.clock import FixedClock
 from backend.i18n import catalogs
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_questionnaire_flows import activated
 
 INVALID = "This link code is not valid or has expired."
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 @pytest.mark.parametrize(

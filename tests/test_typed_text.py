@@ -8,8 +8,6 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from backend.domain.questionnaire import one_line
-from backend.services.context import ServiceContext
-from backend.services.staff import create_staff
 from bot.sandbox import SandboxBotApi
 from tests.test_end_to_end import button_data, has_button
 from tests.test_questionnaire_flows import activated, entries, prompt_for
@@ -24,11 +22,6 @@ def test_one_line_keeps_what_can_be_read() -> None:
     assert one_line(NOTE + "\ud83d") == STORED
     assert one_line("Fieber 😀 مرحبا") == "Fieber 😀 مرحبا"
     assert one_line("\x00\x01\n") == ""
-
-
-@pytest.fixture
-async def headers(ctx: ServiceContext) -> dict[str, str]:
-    return {"Authorization": f"Bearer {(await create_staff(ctx, 'Admin', 'admin', [])).token}"}
 
 
 @pytest.mark.parametrize(("language", "chat"), [("en", 7301), ("de", 7302)])

@@ -107,6 +107,9 @@ class Settings:
     # Connections to the database per process. Updates are processed concurrently, so with a
     # database a few milliseconds away more connections carry more answers (benchmark 8).
     database_pool_size: int = 10
+    # One Fernet key a line (the first encrypts, all decrypt) for the console's TOTP secrets
+    # at rest; None: a key file made once in data_dir (backend/services/totp_secrets.py).
+    totp_key_file: Path | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -221,6 +224,7 @@ class Settings:
             console_idle_minutes=env.number("DIARY_CONSOLE_IDLE_MINUTES", 30, 5, 8 * 60),
             console_session_hours=env.number("DIARY_CONSOLE_SESSION_HOURS", 12, 1, 24),
             database_pool_size=env.number("DIARY_DATABASE_POOL_SIZE", 10, 2, 100),
+            totp_key_file=env.optional_path("DIARY_TOTP_KEY_FILE"),
         )
 
 
@@ -259,6 +263,10 @@ class _Env:
     def path(self, name: str, default: Path) -> Path:
         value = self.raw(name)
         return Path(value) if value else default
+
+    def optional_path(self, name: str) -> Path | None:
+        value = self.raw(name)
+        return Path(value) if value else None
 
     def port(self, name: str, default: int) -> int:
         value = self.raw(name)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from backend.domain.clock import Clock
 from backend.domain.errors import NotFound
 from backend.domain.regions import Region
+from backend.services.totp_secrets import TotpKeys
 from backend.storage.database import Database
 
 
@@ -68,3 +69,6 @@ class ServiceContext:
     outbox: Signal
     send_rate: float = 30.0  # messages per second the sender may use; rounds are spread by it
     checks: Signal = field(default_factory=Signal)  # entries queued for the alert rules
+    # Encrypt the console's TOTP secrets at rest (DIARY_TOTP_KEY_FILE). None only where no
+    # one signs in to the console; the sign-in use cases refuse to run without them.
+    totp_keys: TotpKeys | None = None

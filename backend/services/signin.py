@@ -51,6 +51,7 @@ from backend.domain.staff import StaffMember, hash_token
 from backend.services import password_hashing as hashing
 from backend.services.context import ServiceContext
 from backend.services.staff import create_staff, record
+from backend.services.totp_secrets import SecretUnreadable, keys_of
 from backend.storage import signin as store
 from backend.storage import staff as staff_store
 from backend.storage.signin import Credentials
@@ -120,6 +121,32 @@ def code_step(secret: str, code: str, now: datetime) -> int | None:
         if hmac.compare_digest(totp.generate_otp(step), code):
             return step
     return None
+
+
+def _secret(ctx: ServiceContext, credentials: Credentials) -> str | None:
+    """The member's TOTP secret in clear (stored encrypted: backend/services/totp_secrets.py),
+    None if none is enrolled. If no key of the key file opens it, the operator is told what
+    to do and the member gets SignInFailed, not counted: the fault is the service's."""
+    if credentials.totp_secret is None:
+        return None
+    try:
+        return keys_of(ctx).open(credentials.totp_secret)
+    except SecretUnreadable as error:
+        log.error(
+            "a staff member's TOTP secret cannot be decrypted with any key in %s "
+            "(DIARY_TOTP_KEY_FILE): put back the key it was encrypted with, or reset the "
+            "member's sign-in (symptom-diary staff sign-in)",
+            error,
+        )
+        raise SignInFailed() from None
+
+
+def _resealed(ctx: ServiceContext, credentials: Credentials, secret: str) -> str | None:
+    """The secret encrypted with the current key, if it is stored otherwise (plain from
+    before encryption, or under an older key): written when the code is accepted."""
+    keys = keys_of(ctx)
+    stored = credentials.totp_secret
+    return None if stored is None or keys.is_current(stored) else keys.seal(secret)
 
 
 # -- accounts -----------------------------------------------------------------------------
@@ -278,13 +305,19 @@ async def _signed_in(
     step: int,
     client: str | None,
     new_password_hash: str | None = None,
+    resealed: str | None = None,
 ) -> ConsoleSession:
-    """The code was right: take its step (once), end the pending session, open the real one."""
+    """The code was right: take its step (once), end the pending session, open the real one;
+    the secret stored anew if ``resealed`` (see ``_resealed``)."""
     now = ctx.clock.now()
 
     async def promote(conn: asyncpg.Connection) -> ConsoleSession | None:
         if not await store.accept_step(conn, credentials.staff_id, step):
             return None  # the code was used already
+        if resealed is not None and credentials.totp_secret is not None:
+            await store.replace_secret(
+                conn, credentials.staff_id, credentials.totp_secret, resealed
+            )
         if new_password_hash:
             await store.complete_setup(conn, credentials.staff_id, new_password_hash, now)
         await store.record_success(conn, credentials.staff_id)
@@ -312,23 +345,33 @@ async def verify_code(
 ) -> ConsoleSession:
     """Step two: the authenticator's code. A signed-in session (a new cookie)."""
     pending, credentials = await _pending(ctx, policy, token, "password")
+    secret = _secret(ctx, credentials)
     if not await _reserve(ctx, credentials):
         raise SignInFailed(locked=True)  # the password was right: "locked" tells nothing new
-    step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
-    if step is None or not credentials.totp_secret:
+    step = code_step(secret or "", code, ctx.clock.now())
+    if step is None or not secret:
         raise await _failed(ctx, credentials)
-    return await _signed_in(ctx, policy, pending, credentials, step, client)
+    resealed = _resealed(ctx, credentials, secret)
+    return await _signed_in(ctx, policy, pending, credentials, step, client, resealed=resealed)
 
 
 async def enrolment(ctx: ServiceContext, policy: SessionPolicy, token: str) -> tuple[str, str]:
     """For the setup page: the authenticator's secret (made now, unless one is being
     enrolled already) and its otpauth:// URI for the QR code."""
     session, credentials = await _pending(ctx, policy, token, "setup")
-    secret = credentials.totp_secret
+    secret = None
+    if credentials.totp_secret is not None:
+        try:
+            secret = keys_of(ctx).open(credentials.totp_secret)
+        except SecretUnreadable:  # not confirmed yet: nothing is lost by enrolling anew
+            log.warning(
+                "a pending TOTP secret cannot be decrypted with the keys in "
+                "DIARY_TOTP_KEY_FILE: a new one is enrolled"
+            )
     if secret is None:
         secret = pyotp.random_base32()
         await ctx.db.transaction(
-            store.set_pending_secret, session.staff.id, secret, ctx.clock.now()
+            store.set_pending_secret, session.staff.id, keys_of(ctx).seal(secret), ctx.clock.now()
         )
     return secret, provisioning_uri(secret, credentials.login)
 
@@ -347,16 +390,20 @@ async def complete_setup(
     session, credentials = await _pending(ctx, policy, token, "setup")
     if problem := password_problem(new_password, credentials.login):
         raise Invalid("new_password", problem)
+    secret = _secret(ctx, credentials)
     if not await _reserve(ctx, credentials):
         raise SignInFailed(locked=True)
     if await _password_matches(credentials.password_hash, new_password):
         await ctx.db.transaction(store.refund_attempt, credentials.staff_id)
         raise Invalid("new_password", SAME_AS_TEMPORARY)
-    step = code_step(credentials.totp_secret or "", code, ctx.clock.now())
-    if step is None or not credentials.totp_secret:
+    step = code_step(secret or "", code, ctx.clock.now())
+    if step is None or not secret:
         raise await _failed(ctx, credentials)
     new_hash = await _hash(new_password)
-    return await _signed_in(ctx, policy, session, credentials, step, client, new_hash)
+    resealed = _resealed(ctx, credentials, secret)
+    return await _signed_in(
+        ctx, policy, session, credentials, step, client, new_hash, resealed=resealed
+    )
 
 
 # -- sessions -----------------------------------------------------------------------------

@@ -19,7 +19,7 @@ class Credentials:
     login: str
     password_hash: str
     password_temporary: bool
-    totp_secret: str | None
+    totp_secret: str | None  # as stored: encrypted (backend/services/totp_secrets.py)
     totp_confirmed: bool
     failed_signins: int
     locked_until: datetime | None
@@ -163,7 +163,8 @@ async def record_success(conn: asyncpg.Connection, staff_id: UUID) -> None:
 async def set_pending_secret(
     conn: asyncpg.Connection, staff_id: UUID, secret: str, now: datetime
 ) -> None:
-    """An authenticator being enrolled: its secret, not confirmed yet."""
+    """An authenticator being enrolled: its secret (encrypted by the caller, see
+    backend/services/totp_secrets.py), not confirmed yet."""
     await conn.execute(
         """
         UPDATE staff_credentials SET totp_secret = $2, totp_confirmed_at = NULL, updated_at = $3
@@ -173,6 +174,31 @@ async def set_pending_secret(
         secret,
         now,
     )
+
+
+async def stored_secrets(conn: asyncpg.Connection) -> list[tuple[UUID, str, str]]:
+    """Every stored TOTP secret as stored (encrypted, or plain from before): staff id, login,
+    value. For key rotation, which re-encrypts them; a few hundred staff at most."""
+    rows = await conn.fetch(
+        "SELECT staff_id, login, totp_secret FROM staff_credentials WHERE totp_secret IS NOT NULL"
+    )
+    return [(row["staff_id"], row["login"], row["totp_secret"]) for row in rows]
+
+
+async def replace_secret(conn: asyncpg.Connection, staff_id: UUID, old: str, new: str) -> bool:
+    """The same secret stored anew (another key, or encrypted at last), only if the value is
+    still ``old``: a member who enrolled meanwhile keeps the new secret."""
+    rows = await conn.fetch(
+        """
+        UPDATE staff_credentials SET totp_secret = $3
+        WHERE staff_id = $1 AND totp_secret = $2
+        RETURNING staff_id
+        """,
+        staff_id,
+        old,
+        new,
+    )
+    return bool(rows)
 
 
 async def accept_step(conn: asyncpg.Connection, staff_id: UUID, step: int) -> bool:
