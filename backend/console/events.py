@@ -10,6 +10,7 @@ expiry) and when the browser goes away.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable
@@ -37,30 +38,32 @@ async def _stream(
     event: str,
     version: Callable[[StaffMember], Awaitable[str | None]],
 ) -> web.StreamResponse:
-    """Send ``event`` with the current version now and whenever it changes; None ends it;
-    429 beyond the open streams allowed (``stream_slots``).
+    """Send ``event`` with the current version now and whenever it changes; None ends it.
+    Beyond the streams a session may have open its oldest ends; 429 beyond the process's
+    (``stream_slots``).
 
     ``version`` is asked with the member as the session has them now (a role or regions
     changed meanwhile count at once). Whatever goes wrong once the stream has begun ends it
     (logged): an error page cannot be sent into a stream, and the browser reconnects."""
-    with request.app[STREAMS].taken(request[SESSION].id) as free:
-        if not free:
+    with request.app[STREAMS].taken(request[SESSION].id) as stop:
+        if stop is None:
             raise web.HTTPTooManyRequests(text="Too many live-update streams are open.")
-        return await _send(request, event, version)
+        return await _send(request, event, version, stop)
 
 
 async def _send(
     request: web.Request,
     event: str,
     version: Callable[[StaffMember], Awaitable[str | None]],
+    stop: asyncio.Event,
 ) -> web.StreamResponse:
-    """The stream itself, once a slot is held."""
+    """The stream itself, once a slot is held; ``stop`` ends it (a newer page's stream)."""
     options = request.app[OPTIONS]
     ctx = request.app[CONTEXT]
     cookie = session_cookie(request)
     async with sse_response(request) as stream:
         last = None
-        while stream.is_connected():
+        while stream.is_connected() and not stop.is_set():
             try:
                 session = await signin.current(ctx, options.policy, cookie, touch=False)
                 if session is None:
@@ -76,8 +79,13 @@ async def _send(
                 log.info("event stream ended: %s", type(error).__name__)
                 break
             # Not wait_for(stream.wait()): cancelling that wait would cancel the stream's ping,
-            # which is how it notices that the browser went away.
-            await asyncio.sleep(options.events_every)
+            # which is how it notices that the browser went away. Our own signal is safe.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), options.events_every)
+        if stop.is_set() and stream.is_connected():
+            # The page must not reconnect (EventSource would, and end another in turn).
+            with contextlib.suppress(OSError):
+                await stream.send("", event="superseded")
     return stream
 
 

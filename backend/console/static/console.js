@@ -49,6 +49,8 @@
       }
     });
     events.addEventListener("signed-out", () => { events.close(); window.location.reload(); });
+    // A newer page of this session took this one's place (a few streams per session).
+    events.addEventListener("superseded", () => events.close());
   }
 
   // A broadcast's progress while it drains.
@@ -71,6 +73,8 @@
       }
     });
     events.addEventListener("signed-out", () => { events.close(); window.location.reload(); });
+    // A newer page of this session took this one's place (a few streams per session).
+    events.addEventListener("superseded", () => events.close());
   }
 
   // The broadcast form: how many people it would reach, as regions and filters change.
