@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import pytest
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
@@ -49,7 +49,20 @@ def browser(tmp_path: Path) -> Iterator[WebDriver]:
 
 
 def wait(driver: WebDriver, condition: Callable, timeout: float = WAIT):  # noqa: ANN201
-    return WebDriverWait(driver, timeout).until(condition)
+    """Until ``condition`` holds. An element the page's live updates replaced while it was
+    being read is looked for again: Chromium reports that as stale, or (seen in CI under
+    load) as an inspector error about a node that no longer belongs to the document."""
+
+    def tolerant(d: WebDriver):  # noqa: ANN202
+        try:
+            return condition(d)
+        except WebDriverException as error:
+            if "does not belong to the document" in str(error):
+                return False
+            raise
+
+    patient = WebDriverWait(driver, timeout, ignored_exceptions=(StaleElementReferenceException,))
+    return patient.until(tolerant)
 
 
 def by_css(driver: WebDriver | WebElement, selector: str) -> WebElement:

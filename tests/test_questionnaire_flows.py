@@ -50,8 +50,13 @@ async def activated(
 
 
 async def prompt_for(service: TestClient, headers: dict, citizen: SandboxUser) -> dict:
+    """A new round's prompt, once on the person's screen and its id recorded by the sender:
+    a person reads before answering, and the service brings an open question down the chat
+    again only once it knows which message shows it (a test typing at once raced that)."""
     await new_round(service, REGION)
-    return await citizen.wait_for_message(has_button("well"))
+    prompt = await citizen.wait_for_message(has_button("well"))
+    await eventually(lambda: on_record(service, prompt), "the prompt's id recorded", timeout=15)
+    return prompt
 
 
 async def on_record(service: TestClient, message: dict) -> bool:
@@ -103,9 +108,6 @@ async def test_every_validation_error_gets_its_own_hint(
 ) -> None:
     case, citizen = await activated(service, headers, bot_api, 7001)
     prompt = await prompt_for(service, headers, citizen)
-    # The question is sent again below only once it is known to be on screen: its id
-    # recorded by the sender (a person reads before typing; a test must wait for it).
-    await eventually(lambda: on_record(service, prompt), "the prompt's id recorded", timeout=15)
     await citizen.send_text("I am fine")  # text where a button answers
     assert "buttons under my last question" in (await citizen.wait_for_message())["text"]
     prompt = await citizen.wait_for_message(has_button("well"))  # the question again, below
