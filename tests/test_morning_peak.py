@@ -168,16 +168,12 @@ async def webhook_service(
         yield client
 
 
-async def start_round(client: TestClient, region: str) -> None:
-    await new_round(client, region)
-
-
 async def test_300_presses_at_once_by_webhook(
     webhook_service: TestClient, bot_api: SandboxBotApi, clock: FixedClock, db: Database
 ) -> None:
     chats = range(9_100_001, 9_100_001 + CITIZENS)
     cases = await seed(db, "de-koeln", chats, clock.now())
-    await start_round(webhook_service, "de-koeln")
+    await new_round(webhook_service, "de-koeln")
     queries = await everyone_presses_well(bot_api, chats)
     answers = await answers_to(bot_api, queries)
     await assert_each_answer_kept_once(db, cases, answers)
@@ -191,7 +187,7 @@ async def test_300_presses_at_once_by_long_polling(
     chats = range(9_200_001, 9_200_001 + CITIZENS)
     cases = await seed(db, "de-muenchen", chats, clock.now())
     async with running("polling", database_url, bot_api, clock) as service:
-        await start_round(service, "de-muenchen")
+        await new_round(service, "de-muenchen")
         await _everyone_answered_once(bot_api, chats, cases, db)
 
 
@@ -372,7 +368,7 @@ async def _commit_fails_then_succeeds(
     chat = {"XX000": 9_400_001, "40001": 9_400_011}[errcode] + (mode == "polling")
     case_id, person = await one_person(db, bot_api, "ua-kyiv", chat, clock.now(), "Olena")
     await inject(db, case_id, times=times, errcode=errcode)
-    await start_round(service, "ua-kyiv")
+    await new_round(service, "ua-kyiv")
     prompt = await person.wait_for_message(has_button("well"))
     query = await person.press(prompt, button_data(prompt, "well"))
     update_id = bot_api.state.updates.next_update_id - 1  # the press's update
@@ -413,7 +409,7 @@ async def test_an_update_that_always_fails_is_parked_and_only_then_sorry(
     await inject(db, case_id, times=-1)
     parked = ("diary_updates_parked_total", {"error": "InternalServerError"})
     before = REGISTRY.get_sample_value(*parked) or 0.0
-    await start_round(webhook_service, "ua-kyiv")
+    await new_round(webhook_service, "ua-kyiv")
     prompt = await person.wait_for_message(has_button("well"))
     with caplog.at_level(logging.INFO):
         query = await person.press(prompt, button_data(prompt, "well"))

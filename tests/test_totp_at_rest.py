@@ -7,11 +7,8 @@ service."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
-import os
 import stat
-import sys
 from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
@@ -35,6 +32,7 @@ from backend.services.totp_secrets import (
     read_key_file,
     rotate,
 )
+from tests.test_cli import run  # the command as an operator runs it
 
 POLICY = SessionPolicy()
 PASSWORD = "correct horse battery staple"
@@ -275,22 +273,6 @@ def test_the_setting_names_the_key_file(tmp_path: Path) -> None:
 
 
 # -- the command ----------------------------------------------------------------------------
-
-
-async def run(repo_root: Path, env: dict[str, str], *args: str) -> tuple[int, str, str]:
-    clean = {k: v for k, v in os.environ.items() if not k.startswith("DIARY_")}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "backend.cli",
-        *args,
-        cwd=repo_root,
-        env=clean | env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await process.communicate()
-    return process.returncode or 0, out.decode(), err.decode()
 
 
 async def test_the_rotate_command_and_a_bad_key_file_at_the_command_line(
