@@ -58,7 +58,7 @@ async def start_round(
             return RoundResult(round_id=None, prompts=0)
         # Staff ask again who has not answered yet: not who answered the current slot.
         since = None
-        if origin != "schedule":
+        if staff is not None:
             since = await round_store.slot_began(conn, region.id, local_date)
         count = await round_store.expand_round(
             conn, region.id, round_id, local_date, spacing, answered_since=since

@@ -80,10 +80,11 @@ async def close_finished_cases(ctx: ServiceContext, region_id: str) -> int:
         )
         # The last day's questionnaire, if still open, leaves the screen with the case.
         event = now.date().isoformat()
+        cleared = []
         for case in closed:
             if case_news.reachable(case):
-                cleared = await case_news.take_prompt_off_screen(conn, case, event)
-                await outbox_store.enqueue(conn, cleared)
+                cleared += await case_news.take_prompt_off_screen(conn, case, event)
+        await outbox_store.enqueue(conn, cleared)  # one statement for them all
         return len(closed)
 
     closed = await ctx.db.transaction(close)
